@@ -1,0 +1,3 @@
+from ecrguard.cli import main
+
+main()

@@ -1,0 +1,695 @@
+"""The ``ecrguard`` command line.
+
+The contract (commands, flags, exit codes, JSON shapes) is in DESIGN.md and is
+stable: extend it, never change it. Exit codes: 0 no failing finding at or above
+``--fail-on``; 1 there are such findings; 2 a usage or runtime error, printed as
+one line (``--debug`` shows the traceback).
+
+Heavy modules (boto3, moto, tree-sitter) are imported inside the commands so
+that ``ecrguard --version`` and ``ecrguard rule`` start quickly.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ecrguard import __version__
+from ecrguard.errors import EcrguardError, UsageError
+
+if TYPE_CHECKING:
+    from ecrguard.model import Finding, Inventory
+    from ecrguard.report import Report
+
+app = typer.Typer(
+    name="ecrguard",
+    help=(
+        "Amazon ECR security: find, exploit, fix and verify ECR misconfigurations.\n\n"
+        "Start here: `ecrguard lab list` shows the 32 labs; `ecrguard lab run 01` walks through "
+        "one in an embedded AWS emulator (no AWS account needed); `ecrguard scan --emulator "
+        "--seed-labs` scans an emulator seeded with every lab's vulnerable setup; `ecrguard iac "
+        "DIR` scans Terraform; `ecrguard rule` lists the rules."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+lab_app = typer.Typer(help="List, show, run and reset the hands-on labs.", no_args_is_help=True)
+policy_app = typer.Typer(
+    help="Ask the IAM policy engine about a policy file.", no_args_is_help=True
+)
+app.add_typer(lab_app, name="lab")
+app.add_typer(policy_app, name="policy")
+
+_state = {"debug": False}
+
+FORMAT_HELP = "Output format: console, json, sarif, ocsf, asff, junit or html."
+FAIL_ON_HELP = (
+    "Exit 1 when a FAIL finding has this severity or higher: info, low, medium, high, "
+    "critical, or 'never'."
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"ecrguard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks and API call counts.")
+    ] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+# ---- shared helpers ----------------------------------------------------------------
+
+
+def _severity(text: str) -> Any:
+    from ecrguard.model import Severity
+
+    if text.lower() == "never":
+        return None
+    try:
+        return Severity.parse(text)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
+def _params(values: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or "." not in key:
+            raise UsageError(
+                f"--param {item!r}: expected RULE.NAME=VALUE, e.g. EG008.require_vpce=true"
+            )
+        low = raw.strip().lower()
+        out[key] = True if low == "true" else False if low == "false" else raw
+    from ecrguard.rules import RULES
+
+    for key in out:
+        rule_id, _, name = key.partition(".")
+        rule = RULES.get(rule_id)
+        if rule is None or name not in rule.params:
+            raise UsageError(
+                f"--param {key}: no such rule parameter (see `ecrguard rule {rule_id}`)"
+            )
+    return out
+
+
+def _labs(values: list[str]) -> list[str]:
+    out = []
+    for v in values:
+        if not v.isdigit() or not 1 <= int(v) <= 32:
+            raise UsageError(f"--lab {v!r}: give a lab number from 01 to 32")
+        out.append(v.zfill(2))
+    return out
+
+
+def _emit(report: Report, fmt: str, output: Path | None) -> None:
+    from ecrguard.report import renderer
+
+    render = renderer(fmt)
+    if output is not None:
+        text = render(report, False)
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as err:
+            raise EcrguardError(f"cannot write {output}: {err.strerror}") from None
+        typer.echo(f"wrote {output}", err=True)
+    else:
+        sys.stdout.write(render(report, sys.stdout.isatty()))
+
+
+def _judge(
+    inventory: Inventory,
+    *,
+    command: str,
+    labs: list[str],
+    org_id: str | None,
+    trusted: list[str],
+    owner_account: str | None,
+    params: dict[str, Any],
+    stats: dict[str, Any] | None = None,
+) -> Report:
+    from ecrguard import engine
+    from ecrguard.report import Report
+    from ecrguard.rules import RULES
+
+    ctx = engine.context_for(
+        inventory, org_id=org_id, trusted=trusted, owner_account=owner_account, params=params
+    )
+    findings = engine.run(inventory, engine.select_rules(RULES.values(), labs), ctx)
+    issues = [
+        {"scope": i.scope, "operation": i.operation, "reason": i.reason} for i in inventory.issues
+    ]
+    return Report(findings, command, issues, stats or {})
+
+
+def _exit_for(findings: list[Finding], fail_on: str) -> None:
+    from ecrguard import engine
+
+    if engine.failing(findings, _severity(fail_on)):
+        raise typer.Exit(1)
+
+
+# ---- scan --------------------------------------------------------------------------
+
+
+@app.command()
+def scan(
+    region: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--region", help="Region to scan; repeat for several. Default: every enabled region."
+        ),
+    ] = None,
+    profile: Annotated[str | None, typer.Option(help="AWS profile from ~/.aws/config.")] = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option("--endpoint-url", help="Send API calls here (a moto server, LocalStack)."),
+    ] = None,
+    emulator: Annotated[
+        bool,
+        typer.Option(
+            "--emulator", help="Start the embedded emulator (empty unless --seed-labs) and scan it."
+        ),
+    ] = False,
+    seed_labs: Annotated[
+        bool,
+        typer.Option(
+            "--seed-labs", help="With --emulator: first set up every lab's vulnerable state."
+        ),
+    ] = False,
+    lab: Annotated[
+        list[str] | None, typer.Option("--lab", help="Only rules of this lab (01-32); repeatable.")
+    ] = None,
+    trusted_account: Annotated[
+        list[str] | None,
+        typer.Option("--trusted-account", help="Account id you trust; repeatable."),
+    ] = None,
+    org_id: Annotated[
+        str | None,
+        typer.Option(
+            "--org-id", help="Your AWS Organizations id (o-...). Default: read it from AWS."
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="Rule parameter RULE.NAME=VALUE; repeatable."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "console",
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write the report to this file.")
+    ] = None,
+    fail_on: Annotated[str, typer.Option("--fail-on", help=FAIL_ON_HELP)] = "low",
+) -> None:
+    """Scan a live AWS account (read-only) or an emulator.
+
+    Examples:
+      ecrguard scan --region us-east-1
+      ecrguard scan --emulator --seed-labs --region us-east-1
+      ecrguard scan --endpoint-url http://127.0.0.1:5000 --org-id o-abc123 --format json
+    """
+    import time
+
+    from ecrguard.report import renderer
+
+    renderer(fmt)  # refuse an unknown format before any API call
+    labs = _labs(lab or [])
+    params = _params(param or [])
+    _severity(fail_on)
+    if seed_labs and not emulator:
+        raise UsageError("--seed-labs needs --emulator (it never touches a real account)")
+    if emulator and (endpoint_url or profile):
+        raise UsageError("--emulator starts its own endpoint; drop --endpoint-url/--profile")
+    started = time.perf_counter()
+    if emulator:
+        from ecrguard.emulator import Emulator
+
+        with Emulator() as emu:
+            regions = region or ["us-east-1"]
+            if seed_labs:
+                from ecrguard.labs.runner import seed_all
+
+                seed_all(emu, regions[0])
+            inventory, calls = _collect(emu.session(regions[0]), regions, emu.endpoint_url)
+    else:
+        session = _session(profile, endpoint_url)
+        inventory, calls = _collect(session, region, endpoint_url)
+    stats = {"api_calls": calls, "seconds": round(time.perf_counter() - started, 3)}
+    if _state["debug"]:
+        typer.echo(f"debug: {calls} API calls in {stats['seconds']} s", err=True)
+    report = _judge(
+        inventory,
+        command="scan",
+        labs=labs,
+        org_id=org_id,
+        trusted=trusted_account or [],
+        owner_account=None,
+        params=params,
+        stats=stats,
+    )
+    _emit(report, fmt, output)
+    _exit_for(list(report.findings), fail_on)
+
+
+def _session(profile: str | None, endpoint_url: str | None) -> Any:
+    import boto3
+    import botocore.exceptions
+
+    try:
+        session = boto3.Session(profile_name=profile)
+    except botocore.exceptions.ProfileNotFound:
+        raise UsageError(f"AWS profile {profile!r} not found in your AWS config") from None
+    if session.get_credentials() is None:
+        if endpoint_url:
+            # Emulators accept any key; don't make users invent one.
+            return boto3.Session(
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                region_name=session.region_name,
+            )
+        raise UsageError(
+            "no AWS credentials found; set AWS_PROFILE or use --profile (or try --emulator)"
+        )
+    return session
+
+
+def _collect(
+    session: Any, regions: list[str] | None, endpoint_url: str | None
+) -> tuple[Inventory, int]:
+    from ecrguard.sources.aws import CallStats, collect
+
+    stats = CallStats()
+    inventory = collect(session, regions or None, endpoint_url=endpoint_url, stats=stats)
+    return inventory, stats.total
+
+
+# ---- iac ---------------------------------------------------------------------------
+
+
+@app.command()
+def iac(
+    paths: Annotated[list[Path], typer.Argument(help="Terraform directories or .tf files.")],
+    var_file: Annotated[
+        list[Path] | None,
+        typer.Option("--var-file", help="A .tfvars file, as terraform -var-file; repeatable."),
+    ] = None,
+    owner_account: Annotated[
+        str | None,
+        typer.Option(
+            "--owner-account",
+            help="Account that owns the resources, when the code does not say (provider allowed_account_ids).",
+        ),
+    ] = None,
+    lab: Annotated[
+        list[str] | None, typer.Option("--lab", help="Only rules of this lab (01-32); repeatable.")
+    ] = None,
+    trusted_account: Annotated[
+        list[str] | None,
+        typer.Option("--trusted-account", help="Account id you trust; repeatable."),
+    ] = None,
+    org_id: Annotated[
+        str | None, typer.Option("--org-id", help="Your AWS Organizations id (o-...).")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="Rule parameter RULE.NAME=VALUE; repeatable."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "console",
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write the report to this file.")
+    ] = None,
+    fail_on: Annotated[str, typer.Option("--fail-on", help=FAIL_ON_HELP)] = "low",
+) -> None:
+    """Scan infrastructure as code: Terraform directories and files.
+
+    Each directory is one root module (its terraform.tfvars and *.auto.tfvars are read);
+    local modules are followed. Findings carry file and line; a value that cannot be
+    resolved gives UNKNOWN, never PASS.
+
+    Examples:
+      ecrguard iac ./infra
+      ecrguard iac main.tf --owner-account 111122223333 --org-id o-abc123 --format json
+    """
+    from ecrguard.report import renderer
+    from ecrguard.sources.terraform import load_terraform
+
+    renderer(fmt)
+    labs = _labs(lab or [])
+    params = _params(param or [])
+    _severity(fail_on)
+    for p in paths:
+        if not p.exists():
+            raise UsageError(f"no such file or directory: {p}")
+    inventory = load_terraform(paths, var_files=var_file or [], owner_account=owner_account)
+    report = _judge(
+        inventory,
+        command="iac",
+        labs=labs,
+        org_id=org_id,
+        trusted=trusted_account or [],
+        owner_account=owner_account,
+        params=params,
+    )
+    _emit(report, fmt, output)
+    _exit_for(list(report.findings), fail_on)
+
+
+# ---- policy ------------------------------------------------------------------------
+
+
+def _read_policy(path: Path) -> dict[str, Any]:
+    from ecrguard.policy import parse_policy
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory; give a policy JSON file") from None
+    except OSError as err:
+        raise EcrguardError(f"cannot read {path}: {err.strerror}") from None
+    import json
+
+    parse_policy(data)  # raises a one-line PolicyParseError on anything that is not a policy
+    doc: dict[str, Any] = json.loads(data)
+    return doc
+
+
+@policy_app.command("eval")
+def policy_eval(
+    file: Annotated[
+        Path, typer.Argument(help="Policy JSON file (repository, registry, endpoint, trust...).")
+    ],
+    principal: Annotated[
+        str,
+        typer.Option(
+            "--principal",
+            help="Who asks: an account id, an IAM/STS ARN (role sessions too), a service like lambda.amazonaws.com, or *.",
+        ),
+    ],
+    action: Annotated[
+        str, typer.Option("--action", help="The API action, e.g. ecr:BatchGetImage.")
+    ],
+    resource: Annotated[str | None, typer.Option("--resource", help="The resource ARN.")] = None,
+    context: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--context", help="Condition key KEY=VALUE; repeat a key to give several values."
+        ),
+    ] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Also name the deciding statements.")
+    ] = False,
+) -> None:
+    """Decide one request against one policy: allow, explicit-deny or implicit-deny.
+
+    aws:PrincipalAccount and aws:PrincipalArn are derived from --principal.
+
+    Example:
+      ecrguard policy eval policy.json --principal arn:aws:iam::999999999999:role/x
+        --action ecr:BatchGetImage --context aws:PrincipalOrgID=o-abc123
+    """
+    from ecrguard.policy import Request, evaluate, parse_policy
+
+    doc = _read_policy(file)
+    ctx: dict[str, list[str]] = {}
+    for item in context or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(
+                f"--context {item!r}: expected KEY=VALUE, e.g. aws:SourceVpce=vpce-123"
+            )
+        ctx.setdefault(key.strip(), []).append(value)
+    result = evaluate(parse_policy(doc), Request.build(principal, action, resource, ctx))
+    typer.echo(result.decision.value)
+    if explain and result.statements:
+        typer.echo("decided by: " + ", ".join(s.label for s in result.statements), err=True)
+
+
+@policy_app.command("analyze")
+def policy_analyze(
+    file: Annotated[Path, typer.Argument(help="Repository policy JSON file.")],
+    owner_account: Annotated[
+        str, typer.Option("--owner-account", help="Account that owns the repository.")
+    ],
+    org_id: Annotated[
+        str | None, typer.Option("--org-id", help="The owner's organisation id (o-...).")
+    ] = None,
+    trusted_account: Annotated[
+        list[str] | None,
+        typer.Option("--trusted-account", help="Account id you trust; repeatable."),
+    ] = None,
+    registry: Annotated[
+        bool,
+        typer.Option(
+            "--registry", help="Analyze as a registry policy (replicate/create/import levels)."
+        ),
+    ] = False,
+    fmt: Annotated[str, typer.Option("--format", help="console or json.")] = "console",
+) -> None:
+    """Show the widest audience per access level: public, external, organization, trusted or none.
+
+    Levels: pull (BatchGetImage, GetDownloadUrlForLayer, BatchCheckLayerAvailability),
+    push (PutImage and layer uploads), delete (BatchDeleteImage, DeleteRepository),
+    admin (SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability,
+    PutLifecyclePolicy, PutImageScanningConfiguration).
+
+    Example:
+      ecrguard policy analyze policy.json --owner-account 111122223333 --org-id o-abc123 --format json
+    """
+    import json
+
+    from ecrguard.policy import REGISTRY_V2_LEVELS, REPOSITORY_LEVELS, exposure
+
+    if fmt not in ("console", "json"):
+        raise UsageError(f"policy analyze --format {fmt!r}: choose console or json")
+    if not (owner_account.isdigit() and len(owner_account) == 12):
+        raise UsageError(f"--owner-account {owner_account!r}: expected a 12-digit account id")
+    doc = _read_policy(file)
+    exp = exposure(
+        doc,
+        owner_account,
+        org_id=org_id,
+        trusted=trusted_account or [],
+        levels=REGISTRY_V2_LEVELS if registry else REPOSITORY_LEVELS,
+    )
+    if fmt == "json":
+        typer.echo(json.dumps(exp.to_json(), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{file}: {'PUBLIC' if exp.public else 'not public'}")
+    table.add_column("Level")
+    table.add_column("Widest audience")
+    table.add_column("Why")
+    for level, audience in exp.levels.items():
+        table.add_row(level, audience.value, exp.reasons.get(level, ""))
+    console = Console()
+    console.print(table)
+    if exp.external_accounts:
+        console.print("external accounts: " + ", ".join(exp.external_accounts))
+    for s in exp.service_principals:
+        console.print(
+            f"service {s.service}: {'guarded' if s.guarded else 'NOT guarded (confused deputy)'}"
+        )
+    if "note" in exp.reasons:
+        console.print("note: " + exp.reasons["note"])
+
+
+# ---- rule --------------------------------------------------------------------------
+
+
+@app.command()
+def rule(
+    rule_id: Annotated[
+        str | None, typer.Argument(metavar="[ID]", help="A rule id such as EG001.")
+    ] = None,
+    lab: Annotated[str | None, typer.Option("--lab", help="Only rules of this lab.")] = None,
+) -> None:
+    """List the rules, or print one rule's documentation."""
+    from ecrguard.rules import RULES
+    from ecrguard.rules.docs import render_rule, render_table
+
+    if rule_id is None:
+        labs = _labs([lab]) if lab else []
+        typer.echo(render_table(RULES.values(), labs), nl=False)
+        return
+    found = RULES.get(rule_id.upper())
+    if found is None:
+        raise UsageError(f"no rule {rule_id!r}; `ecrguard rule` lists them")
+    typer.echo(render_rule(found), nl=False)
+
+
+# ---- lab ---------------------------------------------------------------------------
+
+
+@lab_app.command("list")
+def lab_list() -> None:
+    """List the labs and which are implemented."""
+    from ecrguard.labs.catalog import render_list
+
+    typer.echo(render_list(), nl=False)
+
+
+@lab_app.command("show")
+def lab_show(
+    number: Annotated[str, typer.Argument(metavar="NN", help="Lab number, e.g. 01.")],
+) -> None:
+    """Print a lab's README: root cause, attack, detection, fix, verification."""
+    from ecrguard.labs.catalog import get_lab
+
+    typer.echo(get_lab(_labs([number])[0]).readme(), nl=False)
+
+
+@lab_app.command("run")
+def lab_run(
+    number: Annotated[str | None, typer.Argument(metavar="NN", help="Lab number, e.g. 01.")] = None,
+    run_all: Annotated[bool, typer.Option("--all", help="Run every implemented lab.")] = False,
+    aws: Annotated[
+        bool,
+        typer.Option(
+            "--aws",
+            help="Use the real AWS sandbox account of your credentials, and tear down afterwards.",
+        ),
+    ] = False,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option("--endpoint-url", help="Use a running emulator (see `ecrguard emulator`)."),
+    ] = None,
+    region: Annotated[
+        str, typer.Option("--region", help="Region for the lab's resources.")
+    ] = "us-east-1",
+    fmt: Annotated[str, typer.Option("--format", help="console or json.")] = "console",
+) -> None:
+    """Run a lab: setup, exploit, detect, fix, verify.
+
+    By default each lab runs in a fresh embedded emulator: no AWS account, no network.
+
+    Examples:
+      ecrguard lab run 01
+      ecrguard lab run --all --format json
+    """
+    from ecrguard.labs.catalog import implemented
+    from ecrguard.labs.runner import run_labs
+
+    if fmt not in ("console", "json"):
+        raise UsageError(f"lab run --format {fmt!r}: choose console or json")
+    if (number is None) == (not run_all):
+        raise UsageError("give one lab number (e.g. `ecrguard lab run 01`) or --all")
+    if aws and endpoint_url:
+        raise UsageError("--aws and --endpoint-url exclude each other")
+    numbers = [lab.number for lab in implemented()] if run_all else _labs([number or ""])
+    ok = run_labs(numbers, aws=aws, endpoint_url=endpoint_url, region=region, fmt=fmt)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@lab_app.command("reset")
+def lab_reset(
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint-url", help="The running emulator to wipe (see `ecrguard emulator`)."
+        ),
+    ] = None,
+    aws: Annotated[
+        bool,
+        typer.Option(
+            "--aws", help="Delete every resource the labs created in your sandbox account."
+        ),
+    ] = False,
+    region: Annotated[str, typer.Option("--region", help="Region for --aws.")] = "us-east-1",
+) -> None:
+    """Wipe lab state: a running emulator's whole state, or the labs' resources in AWS.
+
+    The embedded emulator of `lab run` lives only as long as that command, so it needs no reset.
+    """
+    from ecrguard.labs.runner import reset
+
+    if aws == bool(endpoint_url):
+        raise UsageError(
+            "give --endpoint-url URL (a running emulator) or --aws (your sandbox account)"
+        )
+    typer.echo(reset(endpoint_url=endpoint_url, aws=aws, region=region))
+
+
+# ---- emulator ----------------------------------------------------------------------
+
+
+@app.command("emulator")
+def emulator_cmd(
+    port: Annotated[int, typer.Option("--port", help="Loopback port to listen on.")] = 5000,
+    seed_labs: Annotated[
+        bool, typer.Option("--seed-labs", help="Set up every lab's vulnerable state first.")
+    ] = False,
+    region: Annotated[str, typer.Option("--region", help="Region for --seed-labs.")] = "us-east-1",
+) -> None:
+    """Run the embedded emulator in the foreground on 127.0.0.1 until Ctrl-C.
+
+    Point the AWS CLI, `ecrguard scan --endpoint-url` or `ecrguard lab run --endpoint-url` at it.
+    """
+    import time
+
+    from ecrguard.emulator import Emulator
+
+    with Emulator(port=port) as emu:
+        if seed_labs:
+            from ecrguard.labs.runner import seed_all
+
+            seed_all(emu, region)
+        typer.echo(
+            f"emulator listening on {emu.endpoint_url} (account {emu.account_id}); Ctrl-C stops it"
+        )
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            typer.echo("stopped", err=True)
+
+
+# ---- entry point -------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--version"]:
+        # The fast path: no command table, no Typer.
+        print(f"ecrguard {__version__}")
+        return
+    debug = "--debug" in args
+    try:
+        # Typer/click print usage errors themselves (exit 2); ours come back here.
+        app(args=args, prog_name="ecrguard")
+    except EcrguardError as err:
+        if debug:
+            raise
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(2)
+    except Exception as err:
+        if debug:
+            raise
+        typer.echo(
+            f"error: {type(err).__name__}: {err} (run with --debug for the traceback)", err=True
+        )
+        sys.exit(2)

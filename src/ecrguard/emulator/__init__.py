@@ -1,0 +1,25 @@
+"""The embedded AWS emulator: moto's server on a loopback port, plus ECR extensions.
+
+Importing this package imports neither moto nor boto3; starting an
+:class:`Emulator` does.
+"""
+
+from ecrguard.emulator.server import (
+    DEFAULT_ACCOUNT,
+    Emulator,
+    hermetic_session,
+    loopback_config,
+    reset_endpoint,
+    serve,
+    set_iam_enforcement,
+)
+
+__all__ = [
+    "DEFAULT_ACCOUNT",
+    "Emulator",
+    "hermetic_session",
+    "loopback_config",
+    "reset_endpoint",
+    "serve",
+    "set_iam_enforcement",
+]

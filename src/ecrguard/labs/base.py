@@ -1,0 +1,139 @@
+"""What a lab's ``lab.py`` works with.
+
+A lab module defines::
+
+    NUMBER = "01"
+    RULES = ("EG001",)              # the rules that must FAIL before and PASS after
+    PREFIX = "lab01-"               # names of everything it creates
+    PARAMS = {}                     # rule parameters for its scans (optional)
+    TRUSTED = ()                    # accounts its scans treat as trusted (optional)
+    def owns(env, finding) -> bool           # which findings are the lab's (optional;
+                                             # default: PREFIX appears in the resource)
+    def setup(env: LabEnv) -> list[str]      # creates the vulnerable state; returns CLI equivalents
+    def exploit(env: LabEnv) -> Outcome      # replays the attack; worked=True means it succeeded
+    def fix(env: LabEnv) -> list[str]        # applies the fix; returns CLI equivalents
+    def teardown(env: LabEnv) -> None        # deletes what setup created (real AWS)
+
+The runner does detection and verification itself, with the same collector and
+rules as ``ecrguard scan``, so a lab can never grade its own homework.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from ecrguard.policy import Caller, Decision, Request, evaluate, parse_policy
+
+# An AWS account unrelated to the owner: the outsider of every access lab.
+OUTSIDER = "999999999999"
+OUTSIDER_ROLE = f"arn:aws:iam::{OUTSIDER}:role/attacker"
+
+
+@dataclass
+class LabEnv:
+    session: Any  # boto3.Session
+    region: str
+    account: str
+    endpoint_url: str | None = None
+    emulated: bool = True
+
+    def client(self, service: str) -> Any:
+        from botocore.config import Config
+
+        return self.session.client(
+            service,
+            region_name=self.region,
+            endpoint_url=self.endpoint_url,
+            config=Config(retries={"mode": "adaptive", "max_attempts": 5}),
+        )
+
+    def repo_arn(self, name: str) -> str:
+        return f"arn:aws:ecr:{self.region}:{self.account}:repository/{name}"
+
+
+@dataclass
+class Outcome:
+    worked: bool
+    detail: str
+    commands: list[str] = field(default_factory=list)
+
+
+def decide(
+    policy_text: str | None,
+    principal: str,
+    action: str,
+    resource: str | None,
+    context: dict[str, list[str]] | None = None,
+) -> tuple[Decision, str]:
+    """The policy engine's answer for one request, and a sentence saying so."""
+    if policy_text is None:
+        return Decision.IMPLICIT_DENY, "no policy: nothing grants the request"
+    result = evaluate(
+        parse_policy(policy_text), Request.build(Caller.parse(principal), action, resource, context)
+    )
+    why = ", ".join(s.label for s in result.statements) or "no statement matches"
+    return result.decision, f"{result.decision.value} ({why})"
+
+
+def ensure_organization(env: LabEnv) -> str:
+    """The owner's organisation id, creating the organisation in the emulator if needed."""
+    org = env.client("organizations")
+    try:
+        return str(org.describe_organization()["Organization"]["Id"])
+    except org.exceptions.AWSOrganizationsNotInUseException:
+        return str(org.create_organization(FeatureSet="ALL")["Organization"]["Id"])
+
+
+def policy_json(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2)
+
+
+def push_image(env: LabEnv, repository: str, tag: str, content: str) -> str:
+    """Push a small but real image: upload its config and layer blobs, then the manifest.
+
+    Real ECR rejects a manifest whose blobs were never uploaded, so this goes
+    through the layer-upload API exactly as ``docker push`` does.
+    """
+    import hashlib
+
+    ecr = env.client("ecr")
+    layer = content.encode()
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux", "config": {"Labels": {"lab": tag}}}
+    ).encode()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {
+            "mediaType": "application/vnd.docker.container.image.v1+json",
+            "size": len(config),
+            "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "size": len(layer),
+                "digest": "sha256:" + hashlib.sha256(layer).hexdigest(),
+            }
+        ],
+    }
+    for blob in (config, layer):
+        upload = ecr.initiate_layer_upload(repositoryName=repository)["uploadId"]
+        ecr.upload_layer_part(
+            repositoryName=repository,
+            uploadId=upload,
+            partFirstByte=0,
+            partLastByte=len(blob) - 1,
+            layerPartBlob=blob,
+        )
+        ecr.complete_layer_upload(
+            repositoryName=repository,
+            uploadId=upload,
+            layerDigests=["sha256:" + hashlib.sha256(blob).hexdigest()],
+        )
+    resp = ecr.put_image(
+        repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag
+    )
+    return str(resp["image"]["imageId"]["imageDigest"])

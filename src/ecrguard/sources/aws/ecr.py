@@ -1,0 +1,272 @@
+"""ECR: repositories, the registry and repository creation templates.
+
+``get_*`` functions call the API through an injected client and return the raw
+response (pages merged into a list). ``transform_*`` functions are pure: raw
+responses in, model objects out. A response may also be a
+:class:`~ecrguard.sources.aws.calls.Failure`, which becomes an unresolved value.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ecrguard.model import (
+    CreationTemplate,
+    Origin,
+    PolicyDoc,
+    Registry,
+    ReplicationDestination,
+    ReplicationRule,
+    Repository,
+    ScanningRule,
+    Sourced,
+)
+from ecrguard.sources.aws.calls import Client, Failure, error_code
+
+PAGE = {"PageSize": 1000}
+RESPONSE = dict[str, Any]
+
+# Service defaults, for fields a response leaves out.
+DEFAULT_TAG_MUTABILITY = "MUTABLE"
+DEFAULT_ENCRYPTION = "AES256"
+DEFAULT_SCAN_TYPE = "BASIC"
+
+
+# --- get -----------------------------------------------------------------------
+
+
+def get_repositories(client: Client) -> list[RESPONSE]:
+    pages = client.get_paginator("describe_repositories").paginate(PaginationConfig=PAGE)
+    return [repo for page in pages for repo in page.get("repositories", [])]
+
+
+def get_repository_policy(client: Client, registry_id: str, name: str) -> RESPONSE | None:
+    return _absent_on(
+        "RepositoryPolicyNotFoundException",
+        lambda: client.get_repository_policy(registryId=registry_id, repositoryName=name),
+    )
+
+
+def get_lifecycle_policy(client: Client, registry_id: str, name: str) -> RESPONSE | None:
+    return _absent_on(
+        "LifecyclePolicyNotFoundException",
+        lambda: client.get_lifecycle_policy(registryId=registry_id, repositoryName=name),
+    )
+
+
+def get_registry_policy(client: Client) -> RESPONSE | None:
+    return _absent_on("RegistryPolicyNotFoundException", client.get_registry_policy)
+
+
+def get_registry_policy_scope(client: Client) -> RESPONSE:
+    return _strip(client.get_account_setting(name="REGISTRY_POLICY_SCOPE"))
+
+
+def get_registry_scanning_configuration(client: Client) -> RESPONSE:
+    return _strip(client.get_registry_scanning_configuration())
+
+
+def get_registry(client: Client) -> RESPONSE:
+    return _strip(client.describe_registry())
+
+
+def get_creation_templates(client: Client) -> list[RESPONSE]:
+    paginator = client.get_paginator("describe_repository_creation_templates")
+    pages = paginator.paginate(PaginationConfig=PAGE)
+    return [t for page in pages for t in page.get("repositoryCreationTemplates", [])]
+
+
+def _absent_on(code: str, call: Any) -> RESPONSE | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        return _strip(call())
+    except ClientError as err:
+        if error_code(err) == code:
+            return None
+        raise
+
+
+def _strip(response: RESPONSE) -> RESPONSE:
+    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+
+
+# --- transform -----------------------------------------------------------------
+
+
+def transform_repository(
+    raw: RESPONSE,
+    policy: RESPONSE | Failure | None,
+    lifecycle: RESPONSE | Failure | None,
+) -> Repository:
+    """One ``describe_repositories`` item plus its policy and lifecycle responses."""
+    arn = raw["repositoryArn"]
+    origin = Origin(arn)
+    region, account = _arn_region_account(arn)
+    encryption = raw.get("encryptionConfiguration") or {}
+    scanning = raw.get("imageScanningConfiguration") or {}
+    exclusions = raw.get("imageTagMutabilityExclusionFilters")
+    return Repository(
+        id=arn,
+        origin=origin,
+        account=raw.get("registryId", account),
+        region=region,
+        name=Sourced.set(raw["repositoryName"], origin),
+        policy=_policy(policy, "policyText", origin),
+        tag_mutability=_field(raw, "imageTagMutability", DEFAULT_TAG_MUTABILITY, origin),
+        mutability_exclusions=(
+            Sourced.set(tuple(f["filter"] for f in exclusions), origin)
+            if exclusions is not None
+            else Sourced.default((), origin)
+        ),
+        encryption_type=_field(encryption, "encryptionType", DEFAULT_ENCRYPTION, origin),
+        kms_key=_field(encryption, "kmsKey", None, origin),
+        scan_on_push=_field(scanning, "scanOnPush", False, origin),
+        lifecycle_policy=_policy(lifecycle, "lifecyclePolicyText", origin),
+        # Not observable through the API: it is a Terraform/CloudFormation-side flag.
+        force_delete=Sourced.default(False, origin),
+    )
+
+
+def registry_arn(partition: str, region: str, account: str) -> str:
+    # ECR has no registry ARN; this follows the repository ARN's shape so
+    # findings about a registry point at something recognisable.
+    return f"arn:{partition}:ecr:{region}:{account}:registry/{account}"
+
+
+def transform_registry(
+    account: str,
+    region: str,
+    partition: str,
+    *,
+    policy: RESPONSE | Failure | None,
+    policy_scope: RESPONSE | Failure,
+    scanning: RESPONSE | Failure,
+    registry: RESPONSE | Failure,
+) -> Registry:
+    arn = registry_arn(partition, region, account)
+    origin = Origin(arn)
+    return Registry(
+        id=arn,
+        origin=origin,
+        account=account,
+        region=region,
+        policy=_policy(policy, "policyText", origin),
+        policy_scope=(
+            _unresolved(policy_scope, origin)
+            if isinstance(policy_scope, Failure)
+            else Sourced.set(policy_scope["value"], origin)
+        ),
+        scan_type=(
+            _unresolved(scanning, origin)
+            if isinstance(scanning, Failure)
+            else _field(
+                scanning.get("scanningConfiguration") or {}, "scanType", DEFAULT_SCAN_TYPE, origin
+            )
+        ),
+        scanning_rules=(
+            _unresolved(scanning, origin)
+            if isinstance(scanning, Failure)
+            else _scanning_rules(scanning, origin)
+        ),
+        replication_rules=(
+            _unresolved(registry, origin)
+            if isinstance(registry, Failure)
+            else _replication_rules(registry, origin)
+        ),
+    )
+
+
+def template_arn(partition: str, region: str, account: str, prefix: str) -> str:
+    # Templates have no ARN either; the prefix identifies one within a registry.
+    return f"arn:{partition}:ecr:{region}:{account}:repository-creation-template/{prefix}"
+
+
+def transform_creation_template(
+    raw: RESPONSE, account: str, region: str, partition: str
+) -> CreationTemplate:
+    arn = template_arn(partition, region, account, raw["prefix"])
+    origin = Origin(arn)
+    encryption = raw.get("encryptionConfiguration") or {}
+    return CreationTemplate(
+        id=arn,
+        origin=origin,
+        account=account,
+        region=region,
+        prefix=Sourced.set(raw["prefix"], origin),
+        applied_for=Sourced.set(tuple(raw.get("appliedFor", ())), origin),
+        policy=_policy_text(raw.get("repositoryPolicy"), origin),
+        tag_mutability=_field(raw, "imageTagMutability", DEFAULT_TAG_MUTABILITY, origin),
+        encryption_type=_field(encryption, "encryptionType", DEFAULT_ENCRYPTION, origin),
+        kms_key=_field(encryption, "kmsKey", None, origin),
+        lifecycle_policy=_policy_text(raw.get("lifecyclePolicy"), origin),
+    )
+
+
+def _scanning_rules(response: RESPONSE, origin: Origin) -> Sourced[tuple[ScanningRule, ...]]:
+    config = response.get("scanningConfiguration") or {}
+    if "rules" not in config:
+        return Sourced.default((), origin)
+    rules = tuple(
+        ScanningRule(
+            frequency=rule["scanFrequency"],
+            filters=tuple(f["filter"] for f in rule.get("repositoryFilters", ())),
+        )
+        for rule in config["rules"]
+    )
+    return Sourced.set(rules, origin)
+
+
+def _replication_rules(response: RESPONSE, origin: Origin) -> Sourced[tuple[ReplicationRule, ...]]:
+    config = response.get("replicationConfiguration")
+    if config is None:
+        return Sourced.default((), origin)
+    rules = tuple(
+        ReplicationRule(
+            destinations=tuple(
+                ReplicationDestination(region=d["region"], registry_id=d["registryId"])
+                for d in rule.get("destinations", ())
+            ),
+            filters=tuple(f["filter"] for f in rule.get("repositoryFilters", ())),
+        )
+        for rule in config.get("rules", ())
+    )
+    return Sourced.set(rules, origin)
+
+
+def _policy(
+    response: RESPONSE | Failure | None, key: str, origin: Origin
+) -> Sourced[PolicyDoc | None]:
+    if isinstance(response, Failure):
+        return _unresolved(response, origin)
+    if response is None:
+        return Sourced.default(None, origin)
+    return _policy_text(response.get(key), origin)
+
+
+def _policy_text(text: str | None, origin: Origin) -> Sourced[PolicyDoc | None]:
+    if not text:
+        return Sourced.default(None, origin)
+    try:
+        document = json.loads(text)
+    except ValueError as err:
+        return Sourced.unresolved(origin, f"policy is not valid JSON: {err}")
+    if not isinstance(document, dict):
+        return Sourced.unresolved(origin, "policy is not a JSON object")
+    return Sourced.set(document, origin)
+
+
+def _field(raw: RESPONSE, key: str, default: Any, origin: Origin) -> Sourced[Any]:
+    if key in raw:
+        return Sourced.set(raw[key], origin)
+    return Sourced.default(default, origin)
+
+
+def _unresolved(failure: Failure, origin: Origin) -> Sourced[Any]:
+    return Sourced.unresolved(origin, failure.reason)
+
+
+def _arn_region_account(arn: str) -> tuple[str, str]:
+    parts = arn.split(":", 5)
+    return parts[3], parts[4]
