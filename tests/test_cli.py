@@ -242,3 +242,65 @@ def test_lab_list_and_show() -> None:
     assert r.code == 0
     for heading in ("Root cause", "The attack", "Detection", "The fix", "Verification"):
         assert heading in r.out
+
+
+PUBLIC_TF = """
+resource "aws_ecr_repository" "app" {
+  name = "app"
+}
+
+resource "aws_ecr_repository_policy" "app" {
+  repository = aws_ecr_repository.app.name
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [{ Effect = "Allow", Principal = "*", Action = "ecr:BatchGetImage" }]
+  })
+}
+"""
+
+
+def test_iac_reports_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(PUBLIC_TF)
+    r = run_cli("iac", str(tmp_path), "--lab", "01", "--format", "json")
+    assert r.code == 1, r.err
+    [finding] = [f for f in json.loads(r.out)["findings"] if f["status"] == "FAIL"]
+    assert finding["rule"] == "EG001" and finding["resource"] == "aws_ecr_repository.app"
+    assert finding["file"].endswith("main.tf") and finding["line"] == 8
+
+
+def test_iac_broken_file_alone_is_a_one_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.tf"
+    bad.write_text('resource "aws_ecr_repository" "x" {\n  name = \n')
+    r = run_cli("iac", str(bad))
+    assert r.code == 2 and r.err.startswith("error: ") and "broken.tf" in r.err
+    assert r.err.strip().count("\n") == 0
+
+
+def test_iac_directory_names_the_bad_file_and_scans_the_rest(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(PUBLIC_TF)
+    (tmp_path / "broken.tf").write_bytes(b"\x00\xff\xfe binary \x00")
+    r = run_cli("iac", str(tmp_path), "--lab", "01", "--format", "json")
+    report = json.loads(r.out)
+    assert r.code == 1
+    assert any(i["scope"].endswith("broken.tf") for i in report["issues"])
+    assert [f["resource"] for f in report["findings"] if f["status"] == "FAIL"] == [
+        "aws_ecr_repository.app"
+    ]
+
+
+def test_iac_missing_path(tmp_path: Path) -> None:
+    r = run_cli("iac", str(tmp_path / "nope"))
+    assert r.code == 2 and "no such file or directory" in r.err
+
+
+def test_lab_reset_wipes_a_running_emulator(emulator) -> None:
+    emulator.reset()
+    emulator.client("ecr").create_repository(repositoryName="left-over")
+    r = run_cli("lab", "reset", "--endpoint-url", emulator.endpoint_url)
+    assert r.code == 0 and "wiped" in r.out
+    assert emulator.client("ecr").describe_repositories()["repositories"] == []
+
+
+def test_lab_run_needs_a_number_or_all() -> None:
+    r = run_cli("lab", "run")
+    assert r.code == 2 and "--all" in r.err

@@ -53,6 +53,22 @@ FAIL_ON_HELP = (
     "critical, or 'never'."
 )
 
+# Options shared by scan and iac: one definition, so their help never drifts apart.
+LabOpt = Annotated[
+    list[str] | None, typer.Option("--lab", help="Only rules of this lab (01-32); repeatable.")
+]
+TrustedOpt = Annotated[
+    list[str] | None,
+    typer.Option("--trusted-account", help="Account id you trust; repeatable."),
+]
+ParamOpt = Annotated[
+    list[str] | None,
+    typer.Option("--param", help="Rule parameter RULE.NAME=VALUE; repeatable."),
+]
+FormatOpt = Annotated[str, typer.Option("--format", help=FORMAT_HELP)]
+OutputOpt = Annotated[Path | None, typer.Option("--output", help="Write the report to this file.")]
+FailOnOpt = Annotated[str, typer.Option("--fail-on", help=FAIL_ON_HELP)]
+
 
 def _version(value: bool) -> None:
     if value:
@@ -195,31 +211,22 @@ def scan(
             "--seed-labs", help="With --emulator: first set up every lab's vulnerable state."
         ),
     ] = False,
-    lab: Annotated[
-        list[str] | None, typer.Option("--lab", help="Only rules of this lab (01-32); repeatable.")
-    ] = None,
-    trusted_account: Annotated[
-        list[str] | None,
-        typer.Option("--trusted-account", help="Account id you trust; repeatable."),
-    ] = None,
+    lab: LabOpt = None,
+    trusted_account: TrustedOpt = None,
     org_id: Annotated[
         str | None,
         typer.Option(
             "--org-id", help="Your AWS Organizations id (o-...). Default: read it from AWS."
         ),
     ] = None,
-    param: Annotated[
-        list[str] | None,
-        typer.Option("--param", help="Rule parameter RULE.NAME=VALUE; repeatable."),
-    ] = None,
-    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "console",
-    output: Annotated[
-        Path | None, typer.Option("--output", help="Write the report to this file.")
-    ] = None,
-    fail_on: Annotated[str, typer.Option("--fail-on", help=FAIL_ON_HELP)] = "low",
+    param: ParamOpt = None,
+    fmt: FormatOpt = "console",
+    output: OutputOpt = None,
+    fail_on: FailOnOpt = "low",
 ) -> None:
     """Scan a live AWS account (read-only) or an emulator.
 
+    \b
     Examples:
       ecrguard scan --region us-east-1
       ecrguard scan --emulator --seed-labs --region us-east-1
@@ -317,25 +324,15 @@ def iac(
             help="Account that owns the resources, when the code does not say (provider allowed_account_ids).",
         ),
     ] = None,
-    lab: Annotated[
-        list[str] | None, typer.Option("--lab", help="Only rules of this lab (01-32); repeatable.")
-    ] = None,
-    trusted_account: Annotated[
-        list[str] | None,
-        typer.Option("--trusted-account", help="Account id you trust; repeatable."),
-    ] = None,
+    lab: LabOpt = None,
+    trusted_account: TrustedOpt = None,
     org_id: Annotated[
         str | None, typer.Option("--org-id", help="Your AWS Organizations id (o-...).")
     ] = None,
-    param: Annotated[
-        list[str] | None,
-        typer.Option("--param", help="Rule parameter RULE.NAME=VALUE; repeatable."),
-    ] = None,
-    fmt: Annotated[str, typer.Option("--format", help=FORMAT_HELP)] = "console",
-    output: Annotated[
-        Path | None, typer.Option("--output", help="Write the report to this file.")
-    ] = None,
-    fail_on: Annotated[str, typer.Option("--fail-on", help=FAIL_ON_HELP)] = "low",
+    param: ParamOpt = None,
+    fmt: FormatOpt = "console",
+    output: OutputOpt = None,
+    fail_on: FailOnOpt = "low",
 ) -> None:
     """Scan infrastructure as code: Terraform directories and files.
 
@@ -343,6 +340,7 @@ def iac(
     local modules are followed. Findings carry file and line; a value that cannot be
     resolved gives UNKNOWN, never PASS.
 
+    \b
     Examples:
       ecrguard iac ./infra
       ecrguard iac main.tf --owner-account 111122223333 --org-id o-abc123 --format json
@@ -422,6 +420,7 @@ def policy_eval(
 
     aws:PrincipalAccount and aws:PrincipalArn are derived from --principal.
 
+    \b
     Example:
       ecrguard policy eval policy.json --principal arn:aws:iam::999999999999:role/x
         --action ecr:BatchGetImage --context aws:PrincipalOrgID=o-abc123
@@ -452,10 +451,7 @@ def policy_analyze(
     org_id: Annotated[
         str | None, typer.Option("--org-id", help="The owner's organisation id (o-...).")
     ] = None,
-    trusted_account: Annotated[
-        list[str] | None,
-        typer.Option("--trusted-account", help="Account id you trust; repeatable."),
-    ] = None,
+    trusted_account: TrustedOpt = None,
     registry: Annotated[
         bool,
         typer.Option(
@@ -471,6 +467,7 @@ def policy_analyze(
     admin (SetRepositoryPolicy, DeleteRepositoryPolicy, PutImageTagMutability,
     PutLifecyclePolicy, PutImageScanningConfiguration).
 
+    \b
     Example:
       ecrguard policy analyze policy.json --owner-account 111122223333 --org-id o-abc123 --format json
     """
@@ -583,6 +580,7 @@ def lab_run(
 
     By default each lab runs in a fresh embedded emulator: no AWS account, no network.
 
+    \b
     Examples:
       ecrguard lab run 01
       ecrguard lab run --all --format json

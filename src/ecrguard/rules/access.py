@@ -6,12 +6,12 @@ module reads a policy's strings.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ecrguard.model import CreationTemplate, Registry, Repository, Severity, Sourced
 from ecrguard.policy import Audience, Exposure
-from ecrguard.policy.levels import REGISTRY_V1_LEVELS, REPOSITORY_LEVELS, WRITE_LEVELS
+from ecrguard.policy.levels import REGISTRY_V1_LEVELS, REPOSITORY_LEVELS, WRITE_LEVELS, Levels
 from ecrguard.rules.base import (
     Context,
     Docs,
@@ -28,24 +28,41 @@ from ecrguard.rules.base import (
 PolicyHolder = Repository | CreationTemplate
 
 
-def _holder_name(item: PolicyHolder) -> str:
+def _subject(item: PolicyHolder | Registry) -> str:
+    if isinstance(item, Registry):
+        return "registry"
     value: Sourced[str] = item.name if isinstance(item, Repository) else item.prefix
     noun = "repository" if isinstance(item, Repository) else "creation template"
     return f"{noun} {value.value}" if value.resolved and value.value else f"{noun} {item.id}"
 
 
-def _policy_exposure(
-    policy: Sourced[Any],
-    account: str | None,
-    ctx: Context,
-    levels: Any = REPOSITORY_LEVELS,
-    **kw: Any,
-) -> Exposure | Result:
-    if not policy.resolved:
-        return unresolved(policy, "the policy")
-    if policy.value is None:
-        return passed("there is no policy, so it grants nothing", policy.origin)
-    return ctx.exposure(policy.value, account, levels, **kw)
+# A verdict sees the resource, how to name it, and what its policy exposes.
+Verdict = Callable[[Any, str, Exposure], Result]
+
+
+def judged(
+    verdict: Verdict, levels: Levels = REPOSITORY_LEVELS
+) -> Callable[[Any, Context], Iterator[Result]]:
+    """A check for anything with a resource policy.
+
+    No policy passes (only the owner's IAM principals get in), an unresolved
+    policy is UNKNOWN, and otherwise the policy engine's exposure decides.
+    """
+
+    def check(item: Any, ctx: Context) -> Iterator[Result]:
+        what = _subject(item)
+        policy: Sourced[Any] = item.policy
+        if not policy.resolved:
+            yield unresolved(policy, f"the {what} policy")
+        elif policy.value is None:
+            yield passed(
+                f"{what} has no policy, so it grants nothing beyond the owner's IAM principals",
+                policy.origin,
+            )
+        else:
+            yield verdict(item, what, ctx.exposure(policy.value, item.account, levels))
+
+    return check
 
 
 def _grants(exp: Exposure, audiences: set[Audience], levels: Any = None) -> list[str]:
@@ -66,26 +83,16 @@ def _reason(exp: Exposure, level: str) -> str:
 # ---- EG001 public repository policy ------------------------------------------------
 
 
-def _check_public(item: PolicyHolder, ctx: Context) -> Iterator[Result]:
-    what = _holder_name(item)
-    if item.policy.resolved and item.policy.value is None:
-        yield passed(f"{what} has no policy, so only the owner's IAM principals can use it")
-        return
-    exp = _policy_exposure(item.policy, item.account, ctx)
-    if isinstance(exp, Result):
-        yield exp
-        return
+def _public(item: PolicyHolder, what: str, exp: Exposure) -> Result:
     public = [lv for lv, a in exp.levels.items() if a is Audience.PUBLIC]
     if public:
-        yield failed(
+        return failed(
             f"{what} policy lets any AWS account {', '.join(public)}{_reason(exp, public[0])}",
             item.policy.origin,
         )
-    else:
-        widest = exp.widest()
-        yield passed(
-            f"{what} policy is not public (widest audience: {widest.value})", item.policy.origin
-        )
+    return passed(
+        f"{what} policy is not public (widest audience: {exp.widest().value})", item.policy.origin
+    )
 
 
 PUBLIC_REPOSITORY_POLICY = Rule(
@@ -94,7 +101,7 @@ PUBLIC_REPOSITORY_POLICY = Rule(
     severity=Severity.CRITICAL,
     labs=("01",),
     targets=(Repository, CreationTemplate),
-    check=_check_public,
+    check=judged(_public),
     docs=Docs(
         what=(
             "Evaluates each repository policy, and each repository-creation-template policy, with "
@@ -166,27 +173,18 @@ PUBLIC_REPOSITORY_POLICY = Rule(
 # ---- EG002 registry policy ---------------------------------------------------------
 
 
-def _check_registry_policy(reg: Registry, ctx: Context) -> Iterator[Result]:
-    if reg.policy.resolved and reg.policy.value is None:
-        yield passed("the registry has no registry policy")
-        return
-    exp = _policy_exposure(reg.policy, reg.account, ctx, REGISTRY_V1_LEVELS)
-    if isinstance(exp, Result):
-        yield exp
-        return
-    wide = _grants(exp, {Audience.PUBLIC, Audience.EXTERNAL})
+def _registry_open(reg: Registry, what: str, exp: Exposure) -> Result:
+    outside = {Audience.PUBLIC, Audience.EXTERNAL}
+    wide = _grants(exp, outside)
     if wide:
-        first = next(
-            lv for lv in exp.levels if exp.levels[lv] in (Audience.PUBLIC, Audience.EXTERNAL)
-        )
-        yield failed(
+        first = next(lv for lv in exp.levels if exp.levels[lv] in outside)
+        return failed(
             f"registry policy grants {'; '.join(wide)}{_reason(exp, first)}", reg.policy.origin
         )
-    else:
-        yield passed(
-            f"registry policy grants replication, creation and import only to {exp.widest().value} principals",
-            reg.policy.origin,
-        )
+    return passed(
+        f"registry policy grants replication, creation and import only to {exp.widest().value} principals",
+        reg.policy.origin,
+    )
 
 
 REGISTRY_POLICY_OPEN = Rule(
@@ -195,7 +193,7 @@ REGISTRY_POLICY_OPEN = Rule(
     severity=Severity.HIGH,
     labs=("02", "03"),
     targets=(Registry,),
-    check=_check_registry_policy,
+    check=judged(_registry_open, REGISTRY_V1_LEVELS),
     docs=Docs(
         what=(
             "Evaluates the private registry permissions policy (PutRegistryPolicy) and fails when "
@@ -248,35 +246,35 @@ REGISTRY_POLICY_OPEN = Rule(
 # ---- EG003 registry policy scope ---------------------------------------------------
 
 
-def _check_policy_scope(reg: Registry, ctx: Context) -> Iterator[Result]:
-    if not reg.policy_scope.resolved:
-        yield unresolved(reg.policy_scope, "the REGISTRY_POLICY_SCOPE account setting")
-        return
-    if reg.policy.resolved and reg.policy.value is None:
-        yield passed(f"scope {reg.policy_scope.value} with no registry policy grants nothing")
-        return
-    exp = _policy_exposure(reg.policy, reg.account, ctx)
-    if isinstance(exp, Result):
-        yield exp
-        return
+def _scope_widens(reg: Registry, what: str, exp: Exposure) -> Result:
     wide = _grants(exp, {Audience.PUBLIC, Audience.EXTERNAL, Audience.ORGANIZATION})
     scope = reg.policy_scope.value
     if scope == "V2" and wide:
-        yield failed(
+        return failed(
             "REGISTRY_POLICY_SCOPE is V2, so the registry policy's repository actions apply to every "
             f"repository: it grants {'; '.join(wide)}",
             reg.policy_scope.origin,
         )
-    elif wide:
-        yield passed(
+    if wide:
+        return passed(
             f"scope {scope} ignores the registry policy's repository actions ({'; '.join(wide)}); "
             "switching to V2 would enable them",
             reg.policy_scope.origin,
         )
+    return passed(
+        f"scope {scope}: the registry policy grants no repository action beyond trusted accounts",
+        reg.policy_scope.origin,
+    )
+
+
+_judge_scope = judged(_scope_widens)
+
+
+def _check_policy_scope(reg: Registry, ctx: Context) -> Iterator[Result]:
+    if not reg.policy_scope.resolved:
+        yield unresolved(reg.policy_scope, "the REGISTRY_POLICY_SCOPE account setting")
     else:
-        yield passed(
-            f"scope {scope}: the registry policy grants no repository action beyond trusted accounts"
-        )
+        yield from _judge_scope(reg, ctx)
 
 
 REGISTRY_POLICY_SCOPE = Rule(
@@ -330,32 +328,23 @@ REGISTRY_POLICY_SCOPE = Rule(
 # ---- EG004 cross-account access ----------------------------------------------------
 
 
-def _check_cross_account(item: PolicyHolder, ctx: Context) -> Iterator[Result]:
-    what = _holder_name(item)
-    if item.policy.resolved and item.policy.value is None:
-        yield passed(f"{what} has no policy")
-        return
-    exp = _policy_exposure(item.policy, item.account, ctx)
-    if isinstance(exp, Result):
-        yield exp
-        return
+def _cross_account(item: PolicyHolder, what: str, exp: Exposure) -> Result:
     external = [lv for lv, a in exp.levels.items() if a is Audience.EXTERNAL]
     if external:
         accounts = ", ".join(exp.external_accounts) or "accounts of another organisation"
-        yield failed(
+        return failed(
             f"{what} policy grants {', '.join(external)} to {accounts}, outside the organisation "
             f"and the trusted accounts{_reason(exp, external[0])}",
             item.policy.origin,
         )
-    elif exp.public:
-        yield failed(
+    if exp.public:
+        return failed(
             f"{what} policy grants access to any AWS account (see EG001)", item.policy.origin
         )
-    else:
-        yield passed(
-            f"{what} policy grants nothing outside the organisation and trusted accounts",
-            item.policy.origin,
-        )
+    return passed(
+        f"{what} policy grants nothing outside the organisation and trusted accounts",
+        item.policy.origin,
+    )
 
 
 CROSS_ACCOUNT_ACCESS = Rule(
@@ -364,7 +353,7 @@ CROSS_ACCOUNT_ACCESS = Rule(
     severity=Severity.HIGH,
     labs=("03",),
     targets=(Repository, CreationTemplate),
-    check=_check_cross_account,
+    check=judged(_cross_account),
     docs=Docs(
         what=(
             "Evaluates repository and creation-template policies and fails when any ECR action is "
@@ -419,28 +408,19 @@ CROSS_ACCOUNT_ACCESS = Rule(
 # ---- EG005 write access for other accounts -----------------------------------------
 
 
-def _check_cross_account_write(item: PolicyHolder, ctx: Context) -> Iterator[Result]:
-    what = _holder_name(item)
-    if item.policy.resolved and item.policy.value is None:
-        yield passed(f"{what} has no policy")
-        return
-    exp = _policy_exposure(item.policy, item.account, ctx)
-    if isinstance(exp, Result):
-        yield exp
-        return
+def _cross_account_write(item: PolicyHolder, what: str, exp: Exposure) -> Result:
     beyond = {Audience.ORGANIZATION, Audience.EXTERNAL, Audience.PUBLIC}
     writes = [lv for lv in REPOSITORY_LEVELS if lv in WRITE_LEVELS and exp.levels.get(lv) in beyond]
     if writes:
-        yield failed(
+        return failed(
             f"{what} policy lets other accounts {', '.join(writes)} "
             f"({'; '.join(_grants(exp, beyond, writes))}){_reason(exp, writes[0])}",
             item.policy.origin,
         )
-    else:
-        yield passed(
-            f"{what} policy grants push, delete and admin only to trusted principals",
-            item.policy.origin,
-        )
+    return passed(
+        f"{what} policy grants push, delete and admin only to trusted principals",
+        item.policy.origin,
+    )
 
 
 CROSS_ACCOUNT_WRITE = Rule(
@@ -449,7 +429,7 @@ CROSS_ACCOUNT_WRITE = Rule(
     severity=Severity.HIGH,
     labs=("03",),
     targets=(Repository, CreationTemplate),
-    check=_check_cross_account_write,
+    check=judged(_cross_account_write),
     docs=Docs(
         what=(
             "Fails when a repository or creation-template policy allows push (PutImage and the "
