@@ -6,19 +6,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ecrguard.model import (
+    Account,
     CollectionIssue,
     CreationTemplate,
+    EventRule,
     Finding,
     Inventory,
-    Network,
+    KmsKey,
+    Region,
     Registry,
     Repository,
     Resource,
     Severity,
     Status,
+    Trail,
     Vpc,
     VpcEndpoint,
-    networks,
+    accounts,
+    regions,
 )
 from ecrguard.rules.base import Context, Result, Rule
 
@@ -27,7 +32,11 @@ from ecrguard.rules.base import Context, Result, Rule
 _LISTING = {
     Repository: "ecr:DescribeRepositories",
     CreationTemplate: "ecr:DescribeRepositoryCreationTemplates",
-    Network: "ec2:DescribeVpcs",
+    Region: "ec2:DescribeVpcs",
+    EventRule: "events:ListRules",
+    KmsKey: "kms:DescribeKey",
+    Trail: "cloudtrail:DescribeTrails",
+    Account: "cloudtrail:DescribeTrails",
     VpcEndpoint: "ec2:DescribeVpcEndpoints",
     Vpc: "ec2:DescribeVpcs",
 }
@@ -40,7 +49,11 @@ def targets(inv: Inventory) -> dict[type, Sequence[Resource]]:
         CreationTemplate: inv.creation_templates,
         Vpc: inv.vpcs,
         VpcEndpoint: inv.vpc_endpoints,
-        Network: networks(inv),
+        EventRule: inv.event_rules,
+        KmsKey: inv.kms_keys,
+        Trail: inv.trails,
+        Region: regions(inv),
+        Account: accounts(inv),
     }
 
 

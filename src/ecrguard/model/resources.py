@@ -30,6 +30,27 @@ class Resource:
 
 
 @dataclass(frozen=True, slots=True)
+class ImageFinding:
+    """One vulnerability finding on an image (CRITICAL or HIGH are the ones kept)."""
+
+    severity: str  # CRITICAL | HIGH | MEDIUM | LOW | INFORMATIONAL | UNDEFINED
+    name: str  # CVE id or finding title
+    first_observed: str | None  # ISO 8601; basic scans report the scan time instead
+    package: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    digest: str
+    tags: tuple[str, ...]
+    pushed_at: str | None  # ISO 8601
+    scan_status: str | None  # COMPLETE | ACTIVE | IN_PROGRESS | FAILED | ...; None: never scanned
+    severity_counts: tuple[tuple[str, int], ...] = ()
+    findings: tuple[ImageFinding, ...] = ()
+    scan_completed_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Repository(Resource):
     name: Sourced[str]
     policy: Sourced[PolicyDoc | None]
@@ -40,6 +61,8 @@ class Repository(Resource):
     scan_on_push: Sourced[bool]
     lifecycle_policy: Sourced[PolicyDoc | None]
     force_delete: Sourced[bool]
+    # Only live sources know images; None means "not collected" (IaC).
+    newest_image: Sourced[Image | None] | None = None
 
     @property
     def arn(self) -> str | None:
@@ -68,6 +91,13 @@ class ReplicationRule:
 
 
 @dataclass(frozen=True, slots=True)
+class Inspector:
+    ecr_status: str  # ENABLED | ENABLING | DISABLED | DISABLING | SUSPENDED | ...
+    push_rescan: str | None  # ecrConfiguration.rescanDuration: LIFETIME | DAYS_180 | ...
+    pull_rescan: str | None  # ecrConfiguration.pullDateRescanDuration: DAYS_14 ... DAYS_180
+
+
+@dataclass(frozen=True, slots=True)
 class Registry(Resource):
     """One private registry: an account in one region."""
 
@@ -79,6 +109,9 @@ class Registry(Resource):
     scan_type: Sourced[str]
     scanning_rules: Sourced[tuple[ScanningRule, ...]]
     replication_rules: Sourced[tuple[ReplicationRule, ...]]
+    # Amazon Inspector for ECR in this account and region; None when the source
+    # says nothing about it (IaC without an inspector resource).
+    inspector: Sourced[Inspector] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +139,47 @@ class VpcEndpoint(Resource):
 
 
 @dataclass(frozen=True, slots=True)
+class EventRule(Resource):
+    """An EventBridge rule: where scan findings get routed, if anywhere."""
+
+    name: Sourced[str]
+    pattern: Sourced[dict[str, Any] | None]
+    state: Sourced[str]  # ENABLED | DISABLED
+    targets: Sourced[tuple[str, ...]]  # target ARNs (or IaC addresses)
+
+
+@dataclass(frozen=True, slots=True)
+class KmsKey(Resource):
+    key_id: Sourced[str]
+    aliases: Sourced[tuple[str, ...]]  # "alias/..." names
+    manager: Sourced[str]  # AWS | CUSTOMER
+    rotation: Sourced[bool]
+    policy: Sourced[PolicyDoc | None]
+
+    def known_as(self, ref: str) -> bool:
+        """Whether a repository's kms_key value (ARN, key id, alias, IaC address) means this key."""
+        names = {self.id}
+        if self.key_id.resolved and self.key_id.value:
+            names.add(self.key_id.value)
+        if self.aliases.resolved:
+            for alias in self.aliases.value or ():
+                names.add(alias)
+                if self.account and self.region:
+                    names.add(f"arn:aws:kms:{self.region}:{self.account}:{alias}")
+        return ref in names or ref.rsplit("/", 1)[-1] in names
+
+
+@dataclass(frozen=True, slots=True)
+class Trail(Resource):
+    name: Sourced[str]
+    multi_region: Sourced[bool]
+    logging: Sourced[bool]
+    log_validation: Sourced[bool]
+    management_events: Sourced[bool]  # some selector records management write events
+    bucket: Sourced[str | None]
+
+
+@dataclass(frozen=True, slots=True)
 class Organization:
     id: Sourced[str]
     accounts: Sourced[tuple[str, ...]]
@@ -129,6 +203,9 @@ class Inventory:
     creation_templates: tuple[CreationTemplate, ...] = ()
     vpcs: tuple[Vpc, ...] = ()
     vpc_endpoints: tuple[VpcEndpoint, ...] = ()
+    event_rules: tuple[EventRule, ...] = ()
+    kms_keys: tuple[KmsKey, ...] = ()
+    trails: tuple[Trail, ...] = ()
     organization: Organization | None = None
     issues: tuple[CollectionIssue, ...] = ()
     # Which (account, region) pairs were covered; IaC uses (None, None).
@@ -141,45 +218,91 @@ class Inventory:
             creation_templates=self.creation_templates + other.creation_templates,
             vpcs=self.vpcs + other.vpcs,
             vpc_endpoints=self.vpc_endpoints + other.vpc_endpoints,
+            event_rules=self.event_rules + other.event_rules,
+            kms_keys=self.kms_keys + other.kms_keys,
+            trails=self.trails + other.trails,
             organization=self.organization or other.organization,
             issues=self.issues + other.issues,
             scopes=self.scopes + tuple(s for s in other.scopes if s not in self.scopes),
         )
 
+    def key(self, ref: str) -> KmsKey | None:
+        return next((k for k in self.kms_keys if k.known_as(ref)), None)
+
 
 @dataclass(frozen=True, slots=True)
-class Network(Resource):
-    """A derived view: one account and region's repositories, VPCs and endpoints.
+class Region(Resource):
+    """A derived view: everything of one account in one region.
 
-    Not filled by sources; the engine builds it from the inventory so that
-    region-level rules (VPC endpoints) see everything in one place.
+    Not filled by sources; the engine builds it so that region-level rules
+    (VPC endpoints, finding routing) see their region in one place. IaC
+    resources, which rarely know account or region, share one view.
     """
 
     repositories: tuple[Repository, ...]
+    registries: tuple[Registry, ...]
     vpcs: tuple[Vpc, ...]
     endpoints: tuple[VpcEndpoint, ...]
+    event_rules: tuple[EventRule, ...]
 
 
-def networks(inv: Inventory) -> tuple[Network, ...]:
-    keys: dict[tuple[str | None, str | None], None] = {}
-    for item in (*inv.repositories, *inv.vpcs, *inv.vpc_endpoints):
-        keys.setdefault((item.account, item.region), None)
+@dataclass(frozen=True, slots=True)
+class Account(Resource):
+    """A derived view: one account's account-wide resources (trails)."""
+
+    trails: tuple[Trail, ...]
+    regions: tuple[str, ...]
+
+
+def regions(inv: Inventory) -> tuple[Region, ...]:
+    groups: dict[tuple[str | None, str | None], dict[str, list[Any]]] = {}
+    kinds = (
+        ("repositories", inv.repositories),
+        ("registries", inv.registries),
+        ("vpcs", inv.vpcs),
+        ("endpoints", inv.vpc_endpoints),
+        ("event_rules", inv.event_rules),
+    )
+    for kind, items in kinds:
+        for item in items:
+            group = groups.setdefault((item.account, item.region), {k: [] for k, _ in kinds})
+            group[kind].append(item)
     out = []
-    for account, region in keys:
-
-        def here(r: Resource, a: str | None = account, g: str | None = region) -> bool:
-            return r.account == a and r.region == g
-
+    for (account, region), group in groups.items():
         ident = f"{account or 'iac'}/{region or 'any-region'}"
         out.append(
-            Network(
+            Region(
                 id=ident,
                 origin=Origin(ident),
                 account=account,
                 region=region,
-                repositories=tuple(r for r in inv.repositories if here(r)),
-                vpcs=tuple(v for v in inv.vpcs if here(v)),
-                endpoints=tuple(e for e in inv.vpc_endpoints if here(e)),
+                **{kind: tuple(items) for kind, items in group.items()},
+            )
+        )
+    return tuple(out)
+
+
+def accounts(inv: Inventory) -> tuple[Account, ...]:
+    """One view per account that has trails or was scanned (IaC: one, if it declares trails)."""
+    names: dict[str | None, list[str]] = {}
+    for account, region in inv.scopes:
+        if account is not None:
+            names.setdefault(account, [])
+            if region:
+                names[account].append(region)
+    for trail in inv.trails:
+        names.setdefault(trail.account, [])
+    out = []
+    for account, scoped in names.items():
+        ident = account or "iac"
+        out.append(
+            Account(
+                id=ident,
+                origin=Origin(ident),
+                account=account,
+                region=None,
+                trails=tuple(t for t in inv.trails if t.account == account),
+                regions=tuple(scoped),
             )
         )
     return tuple(out)

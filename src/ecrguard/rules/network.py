@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ecrguard.model import Network, Repository, Severity, VpcEndpoint
+from ecrguard.model import Region, Repository, Severity, VpcEndpoint
 from ecrguard.policy import Caller, Decision, Request, evaluate, parse_policy
 from ecrguard.rules.base import (
     UNKNOWN_OWNER,
@@ -34,7 +34,7 @@ def _service(endpoint: VpcEndpoint) -> str | None:
     return None
 
 
-def _check_endpoints(net: Network, ctx: Context) -> Iterator[Result]:
+def _check_endpoints(net: Region, ctx: Context) -> Iterator[Result]:
     if not net.repositories or not net.vpcs:
         return
     for vpc in net.vpcs:
@@ -75,7 +75,7 @@ MISSING_ENDPOINTS = Rule(
     title="VPC lacks the ECR interface endpoints or the S3 gateway endpoint",
     severity=Severity.MEDIUM,
     labs=("04",),
-    targets=(Network,),
+    targets=(Region,),
     check=_check_endpoints,
     docs=Docs(
         what=(
