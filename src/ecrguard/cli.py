@@ -312,7 +312,13 @@ def _collect(
 
 @app.command()
 def iac(
-    paths: Annotated[list[Path], typer.Argument(help="Terraform directories or .tf files.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Terraform directories or .tf files, plan JSON (terraform show -json) or "
+            "CloudFormation templates (YAML/JSON)."
+        ),
+    ],
     var_file: Annotated[
         list[Path] | None,
         typer.Option("--var-file", help="A .tfvars file, as terraform -var-file; repeatable."),
@@ -334,19 +340,22 @@ def iac(
     output: OutputOpt = None,
     fail_on: FailOnOpt = "low",
 ) -> None:
-    """Scan infrastructure as code: Terraform directories and files.
+    """Scan infrastructure as code: Terraform, Terraform plan JSON and CloudFormation.
 
-    Each directory is one root module (its terraform.tfvars and *.auto.tfvars are read);
-    local modules are followed. Findings carry file and line; a value that cannot be
+    A directory is one Terraform root module (its terraform.tfvars and *.auto.tfvars are
+    read; local modules are followed), plus every plan JSON file and CloudFormation
+    template directly in it (*.json, *.yaml, *.yml, *.template; other YAML is skipped).
+    A file is read by its content. Findings carry file and line; a value that cannot be
     resolved gives UNKNOWN, never PASS.
 
     \b
     Examples:
       ecrguard iac ./infra
       ecrguard iac main.tf --owner-account 111122223333 --org-id o-abc123 --format json
+      terraform show -json plan.out > plan.json && ecrguard iac plan.json
+      ecrguard iac template.yaml --owner-account 111122223333
     """
     from ecrguard.report import renderer
-    from ecrguard.sources.terraform import load_terraform
 
     renderer(fmt)
     labs = _labs(lab or [])
@@ -355,7 +364,7 @@ def iac(
     for p in paths:
         if not p.exists():
             raise UsageError(f"no such file or directory: {p}")
-    inventory = load_terraform(paths, var_files=var_file or [], owner_account=owner_account)
+    inventory = _load_iac(paths, var_file or [], owner_account)
     report = _judge(
         inventory,
         command="iac",
@@ -367,6 +376,186 @@ def iac(
     )
     _emit(report, fmt, output)
     _exit_for(list(report.findings), fail_on)
+
+
+def _load_iac(paths: list[Path], var_files: list[Path], owner_account: str | None) -> Inventory:
+    """Each path to its loader: Terraform for directories and .tf, else by content."""
+    from ecrguard.errors import InputError
+    from ecrguard.model import Inventory
+    from ecrguard.sources.terraform import load_terraform
+
+    terraform = [p for p in paths if p.is_dir() or p.suffix == ".tf"]
+    inventory = Inventory()
+    if terraform or var_files:
+        inventory = load_terraform(terraform, var_files=var_files, owner_account=owner_account)
+    for path in paths:
+        if path.is_dir():
+            inventory = inventory.merge(_iac_directory(path, owner_account))
+        elif path.suffix != ".tf":
+            kind = _sniff(path)
+            if kind is None:
+                raise InputError(
+                    f"{path}: not a Terraform .tf file, plan JSON or CloudFormation template"
+                )
+            inventory = inventory.merge(_load_iac_file(path, kind, owner_account, alone=True))
+    return inventory
+
+
+def _iac_directory(path: Path, owner_account: str | None) -> Inventory:
+    """The plan JSON and CloudFormation files directly in a directory (Terraform reads the .tf)."""
+    from ecrguard.errors import InputError
+    from ecrguard.model import CollectionIssue, Inventory
+
+    inventory = Inventory()
+    for entry in sorted(path.iterdir()):
+        if not entry.name.endswith(_IAC_SUFFIXES) or not entry.is_file():
+            continue
+        kind = _sniff(entry)
+        if kind is None:
+            continue  # other JSON and YAML (workflows, manifests, tfvars) are not ours
+        try:
+            found = _load_iac_file(entry, kind, owner_account, alone=False)
+        except InputError as err:
+            # One bad file is named in the report; the rest of the directory is scanned.
+            reason = str(err).removeprefix(f"{entry}: ")
+            found = Inventory(issues=(CollectionIssue(str(entry), kind, reason),))
+        inventory = inventory.merge(found)
+    return inventory
+
+
+# Enough of a file to tell plan JSON and CloudFormation from other JSON and YAML.
+_SNIFF_BYTES = 1024 * 1024
+_IAC_SUFFIXES = (".json", ".yaml", ".yml", ".template")
+
+
+def _sniff(path: Path) -> str | None:
+    """What the file holds, named as its issues' operation, from its first bytes; None: not ours."""
+    from ecrguard.sources.cloudformation import looks_like_template
+    from ecrguard.sources.terraform.plan import looks_like_plan
+
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except OSError:
+        return None
+    if looks_like_plan(head[:4096]):
+        return "terraform:plan"
+    if looks_like_template(head):
+        return "cloudformation:parse"
+    return None
+
+
+def _load_iac_file(path: Path, kind: str, owner_account: str | None, alone: bool) -> Inventory:
+    from ecrguard.model import Inventory
+    from ecrguard.sources.cloudformation import NotATemplate, load_cloudformation
+    from ecrguard.sources.terraform.plan import NotAPlan, load_plan
+
+    try:
+        if kind == "cloudformation:parse":
+            return load_cloudformation(path, owner_account=owner_account)
+        return load_plan(path, owner_account=owner_account)
+    except (NotAPlan, NotATemplate):
+        if alone:
+            raise
+        # Terraform state, a provider schema, JSON that only mentions AWS types: not ours.
+        return Inventory()
+
+
+# ---- hunt --------------------------------------------------------------------------
+
+
+def _account_ids(values: list[str], flag: str) -> tuple[str, ...]:
+    for v in values:
+        if not (v.isdigit() and len(v) == 12):
+            raise UsageError(f"{flag} {v!r}: expected a 12-digit account id")
+    return tuple(values)
+
+
+@app.command()
+def hunt(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="PATH|s3://BUCKET/PREFIX",
+            help="A CloudTrail log file, a directory of them (searched recursively), or an S3 prefix.",
+        ),
+    ],
+    trusted_account: TrustedOpt = None,
+    owner_account: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--owner-account", help="Your account id(s); each record's recipient counts too."
+        ),
+    ] = None,
+    org_id: Annotated[
+        str | None,
+        typer.Option(
+            "--org-id",
+            help="Your organisation id, used to judge policies. CloudTrail records do not say which "
+            "organisation a caller belongs to: list member accounts with --trusted-account.",
+        ),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="console or json.")] = "console",
+    endpoint_url: Annotated[
+        str | None, typer.Option("--endpoint-url", help="S3 endpoint (the emulator, MinIO...).")
+    ] = None,
+    region: Annotated[str | None, typer.Option("--region", help="Region of the S3 bucket.")] = None,
+    profile: Annotated[str | None, typer.Option(help="AWS profile for S3.")] = None,
+    max_file_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-file-bytes",
+            help="Skip (and report) a log file that decompresses to more than this.",
+        ),
+    ] = 256 * 1024 * 1024,
+) -> None:
+    """Hunt CloudTrail logs for suspicious ECR activity.
+
+    Reports pulls by accounts outside the trusted set, repository or registry policies
+    made public or external (judged by the policy engine), tag overwrites, deleted
+    repositories, replication to foreign accounts and tag mutability turned back to
+    MUTABLE. Files are streamed (plain or gzipped) and never extracted; malformed files
+    and records are skipped and counted. Exit 1 when something is found.
+
+    \b
+    Examples:
+      ecrguard hunt ./cloudtrail-logs --trusted-account 444455556666
+      ecrguard hunt s3://org-trail/AWSLogs/111122223333/CloudTrail/ --region us-east-1
+    """
+    from ecrguard.hunt import Trust, local_files, run_hunt, s3_files
+    from ecrguard.hunt.render import render_console, render_json
+
+    if fmt not in ("console", "json"):
+        raise UsageError(f"hunt --format {fmt!r}: choose console or json")
+    trust = Trust(
+        _account_ids(owner_account or [], "--owner-account"),
+        _account_ids(trusted_account or [], "--trusted-account"),
+        org_id,
+    )
+    if source.startswith("s3://"):
+        bucket, _, prefix = source[len("s3://") :].partition("/")
+        if not bucket:
+            raise UsageError(f"{source!r}: expected s3://BUCKET/PREFIX")
+        session = _session(profile, endpoint_url)
+        client = session.client("s3", region_name=region, endpoint_url=endpoint_url)
+        files: Any = s3_files(client, bucket, prefix)
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise UsageError(f"no such file or directory: {source}")
+        files = local_files(path)
+    try:
+        result = run_hunt(files, trust, max_bytes=max_file_bytes)
+    except Exception as err:
+        # Listing S3 can fail (no bucket, denied): one line, the AWS error code first.
+        code = getattr(err, "response", {}).get("Error", {}).get("Code")
+        if code:
+            raise EcrguardError(f"cannot read {source}: {code}: {err}") from None
+        raise
+    out = render_json(result) if fmt == "json" else render_console(result, sys.stdout.isatty())
+    sys.stdout.write(out)
+    if result.findings:
+        raise typer.Exit(1)
 
 
 # ---- policy ------------------------------------------------------------------------

@@ -8,12 +8,27 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from aws_seed import ACCOUNT, EXPIRE_UNTAGGED, KMS_KEY, PUBLIC_PULL, REPLICATE_FROM_ANYONE, seed
+from aws_seed import (
+    ACCOUNT,
+    EXPIRE_UNTAGGED,
+    FINDINGS_TOPIC,
+    KEY_POLICY,
+    KMS_ALIAS,
+    KMS_KEY,
+    ORG_TRAIL,
+    PUBLIC_PULL,
+    REGIONAL_TRAIL,
+    REPLICATE_FROM_ANYONE,
+    TRAIL_BUCKET,
+    XZ,
+    manifest,
+    seed,
+)
 from botocore.awsrequest import AWSResponse
 
 from ecrguard.emulator import Emulator
 from ecrguard.errors import EcrguardError
-from ecrguard.model import CollectionIssue, Inventory, ScanningRule, State
+from ecrguard.model import CollectionIssue, Inspector, Inventory, ScanningRule, State
 from ecrguard.sources.aws import REQUIRED_PERMISSIONS, CallStats, collect, enabled_regions
 
 REGIONS = ["us-east-1", "eu-west-1"]
@@ -23,7 +38,6 @@ REGIONS = ["us-east-1", "eu-west-1"]
 def seeded(emulator: Emulator) -> Emulator:
     emulator.reset()
     seed(emulator)
-    emulator.client("ecr", "eu-west-1").create_repository(repositoryName="edge/cache")
     return emulator
 
 
@@ -154,18 +168,150 @@ def test_scopes_and_no_issues(scan: tuple[Inventory, CallStats]) -> None:
 def test_calls_are_counted_and_read_only(scan: tuple[Inventory, CallStats]) -> None:
     _, stats = scan
     repositories, regions = 4, 2
+    with_serious_findings = 2  # app's newest image and edge/cache's
+    # ListTargetsByRule for the two rules that could route scan findings (us-east-1)
+    targets = 2
+    # us-east-1: ListAliases; DescribeKey and GetKeyPolicy for the alias ARN, the
+    # key ARN (the same customer key) and the AWS-managed key; rotation for customer keys
+    keys = 1 + 3 + 3 + 2
+    trails = 2 * 2  # GetTrailStatus and GetEventSelectors, once per trail
 
-    # once: identity, organization, accounts; per region: 8; per repository: 2
-    assert stats.total == 3 + 8 * regions + 2 * repositories
+    # once: identity, organization, accounts; per region: 12; per repository: 3
+    assert stats.total == (
+        3 + 12 * regions + 3 * repositories + with_serious_findings + targets + keys + trails
+    )
     assert stats.calls["ecr:GetRepositoryPolicy"] == repositories
+    assert stats.calls["ecr:DescribeImages"] == repositories
+    assert stats.calls["cloudtrail:DescribeTrails"] == regions
     assert set(stats.calls) <= set(REQUIRED_PERMISSIONS)
-    assert all(op.split(":")[1].startswith(("Describe", "Get", "List")) for op in stats.calls)
+    assert all(
+        op.split(":")[1].startswith(("Describe", "Get", "List", "BatchGet")) for op in stats.calls
+    )
 
 
 def test_the_output_is_deterministic(seeded: Emulator, scan: tuple[Inventory, CallStats]) -> None:
     again = collect(seeded.session(), REGIONS, endpoint_url=seeded.endpoint_url, max_workers=3)
 
     assert again == scan[0]
+
+
+# --- labs 05-12: images, Inspector, event rules, keys, trails ----------------------
+
+
+def test_the_newest_image_of_each_repository(scan: tuple[Inventory, CallStats]) -> None:
+    inventory, _ = scan
+    app, secure, releases, edge = (
+        by_name(inventory, n).newest_image
+        for n in ("app", "team/secure", "team/releases", "edge/cache")
+    )
+
+    assert app.state is State.SET and app.value.tags == ("v2",)  # not v2's later signature
+    assert app.value.scan_status == "COMPLETE"  # enhanced scan on push
+    assert app.value.severity_counts == (("CRITICAL", 1), ("HIGH", 1), ("MEDIUM", 1))
+    assert [(f.severity, f.name, f.package) for f in app.value.findings] == [
+        ("CRITICAL", "CVE-2024-3094", "xz-utils"),
+        ("HIGH", "CVE-2023-4911", "glibc"),
+    ]
+    assert app.value.findings[0].first_observed == "2024-03-29T00:00:00+00:00"
+    assert (secure.value.tags, secure.value.scan_status) == (("1.0",), "ACTIVE")  # continuous
+    assert (secure.value.severity_counts, secure.value.findings) == ((), ())
+    assert (releases.value, releases.state) == (None, State.SET)  # no images at all
+    # eu-west-1 scans the basic way, by the legacy flag; basic findings date from the scan.
+    assert [(f.name, f.first_observed) for f in edge.value.findings] == [
+        ("CVE-2023-4911", edge.value.scan_completed_at)
+    ]
+
+
+def test_inspector_per_region(scan: tuple[Inventory, CallStats]) -> None:
+    inventory, _ = scan
+    east, west = sorted(inventory.registries, key=lambda r: r.region != "us-east-1")
+
+    assert east.inspector is not None and west.inspector is not None
+    assert east.inspector.value == Inspector("ENABLED", "DAYS_30", "DAYS_14")
+    assert west.inspector.value == Inspector("DISABLED", "DAYS_14", "DAYS_14")
+
+
+def test_only_rules_that_could_route_scan_findings(scan: tuple[Inventory, CallStats]) -> None:
+    inventory, _ = scan
+
+    rules = {(r.region, r.name.value): r for r in inventory.event_rules}
+
+    assert sorted(rules) == [
+        ("us-east-1", "ecr-scan-findings"),
+        ("us-east-1", "inspector-findings"),
+    ]
+    routed = rules[("us-east-1", "ecr-scan-findings")]
+    assert (routed.state.value, routed.targets.value) == ("ENABLED", (FINDINGS_TOPIC,))
+    assert routed.pattern.value == {"source": ["aws.ecr"], "detail-type": ["ECR Image Scan"]}
+    disabled = rules[("us-east-1", "inspector-findings")]
+    assert (disabled.state.value, disabled.targets.value) == ("DISABLED", ())
+
+
+def test_the_keys_repositories_and_templates_use(
+    scan: tuple[Inventory, CallStats], seeded: Emulator
+) -> None:
+    inventory, _ = scan
+    secure, releases = by_name(inventory, "team/secure"), by_name(inventory, "team/releases")
+    mirror = next(t for t in inventory.creation_templates if t.prefix.value == "mirror/docker-hub")
+    managed_arn = seeded.client("kms").describe_key(KeyId="alias/aws/ecr")["KeyMetadata"]["Arn"]
+
+    # The alias ARN and the key ARN name one key: it is read once.
+    assert len(inventory.kms_keys) == 2
+    customer = inventory.key(KMS_KEY)
+    assert customer is not None and inventory.key(mirror.kms_key.value or "") is customer
+    assert secure.kms_key.value == KMS_KEY
+    assert (customer.manager.value, customer.rotation.value) == ("CUSTOMER", False)
+    assert customer.aliases.value == (KMS_ALIAS,)
+    assert customer.policy.value == KEY_POLICY
+    # KMS without a key: the emulator, as AWS, reports the managed key's ARN.
+    managed = inventory.key(releases.kms_key.value or "")
+    assert managed is not None and managed.id == managed_arn
+    assert (managed.manager.value, managed.rotation.value) == ("AWS", True)
+    assert managed.known_as("alias/aws/ecr")
+
+
+def test_trails_seen_from_every_region_once(scan: tuple[Inventory, CallStats]) -> None:
+    inventory, _ = scan
+
+    regional, org = inventory.trails  # in ARN order
+
+    assert (org.id, org.region) == (ORG_TRAIL, "us-east-1")
+    assert (org.multi_region.value, org.logging.value, org.log_validation.value) == (
+        True,
+        True,
+        True,
+    )
+    assert (org.management_events.value, org.bucket.value) == (True, TRAIL_BUCKET)
+    assert (regional.id, regional.region) == (REGIONAL_TRAIL, "eu-west-1")
+    assert (regional.logging.value, regional.management_events.value) == (False, False)
+
+
+def test_calls_per_repository_stay_three(seeded: Emulator) -> None:
+    """N repositories cost 3 calls each (+1 when the newest image has serious
+    findings) over a constant per region: here a fresh account, one region."""
+    session = seeded.session_as("210987654321", region="ap-southeast-2")
+    ecr = session.client("ecr", endpoint_url=seeded.endpoint_url)
+    repositories = 6
+    seeded.load_scan_findings({"svc-0:2": [XZ]})
+    for n in range(repositories):
+        ecr.create_repository(
+            repositoryName=f"svc-{n}", imageScanningConfiguration={"scanOnPush": True}
+        )
+        for version in ("1", "2"):
+            ecr.put_image(
+                repositoryName=f"svc-{n}",
+                imageManifest=manifest(f"svc-{n}:{version}"),
+                imageTag=version,
+            )
+    stats = CallStats()
+
+    inventory = collect(session, ["ap-southeast-2"], endpoint_url=seeded.endpoint_url, stats=stats)
+
+    # once: GetCallerIdentity and DescribeOrganization (the account is in none)
+    assert stats.total == 2 + 12 + 3 * repositories + 1
+    assert stats.calls["ecr:DescribeImageScanFindings"] == 1
+    assert inventory.issues == ()
+    assert {r.newest_image.value.tags for r in inventory.repositories} == {("2",)}  # type: ignore[union-attr]
 
 
 # --- permissions, through the emulator's IAM enforcement ------------------------
@@ -234,6 +380,54 @@ def test_denied_calls_leave_values_unresolved(seeded: Emulator, auditor: Any) ->
         ),
     }
     assert len(inventory.issues) == 4  # three repositories' policies, one account list
+
+
+def test_denied_key_policy_and_inspector_configuration(seeded: Emulator, auditor: Any) -> None:
+    session = auditor(
+        list(REQUIRED_PERMISSIONS),
+        ["kms:GetKeyPolicy", "inspector2:GetConfiguration", "ecr:DescribeImageScanFindings"],
+    )
+
+    with seeded.iam_enforced():
+        inventory = collect(session, ["us-east-1"], endpoint_url=seeded.endpoint_url)
+
+    east = inventory.registries[0]
+    assert east.inspector is not None
+    assert (east.inspector.state, east.inspector.reason) == (
+        State.UNRESOLVED,
+        "AccessDenied: inspector2:GetConfiguration",
+    )
+    assert all(k.policy.reason == "AccessDenied: kms:GetKeyPolicy" for k in inventory.kms_keys)
+    assert all(k.rotation.resolved and k.manager.resolved for k in inventory.kms_keys)
+    app, secure = by_name(inventory, "app"), by_name(inventory, "team/secure")
+    assert app.newest_image.reason == "AccessDenied: ecr:DescribeImageScanFindings"
+    assert secure.newest_image.state is State.SET  # no serious findings: no findings call
+    assert {(i.operation, i.reason) for i in inventory.issues} == {
+        ("kms:GetKeyPolicy", "AccessDenied: kms:GetKeyPolicy"),
+        ("inspector2:GetConfiguration", "AccessDenied: inspector2:GetConfiguration"),
+        ("ecr:DescribeImageScanFindings", "AccessDenied: ecr:DescribeImageScanFindings"),
+    }
+    assert len(inventory.issues) == 3 + 1 + 1  # one per key read, region, image
+
+
+def test_a_region_whose_trails_and_rules_cannot_be_listed(seeded: Emulator) -> None:
+    session = seeded.session()
+    session.events.register(
+        "before-call.cloudtrail.DescribeTrails",
+        injected_error("AccessDeniedException", region="eu-west-1"),
+    )
+    session.events.register("before-call.events.ListRules", injected_error("AccessDeniedException"))
+
+    inventory = collect(session, REGIONS, endpoint_url=seeded.endpoint_url)
+
+    # us-east-1 still sees the multi-region trail, not eu-west-1's own.
+    assert [t.id for t in inventory.trails] == [ORG_TRAIL]
+    assert inventory.event_rules == ()
+    assert sorted((i.scope, i.operation) for i in inventory.issues) == [
+        (f"{ACCOUNT}/eu-west-1", "cloudtrail:DescribeTrails"),
+        (f"{ACCOUNT}/eu-west-1", "events:ListRules"),
+        (f"{ACCOUNT}/us-east-1", "events:ListRules"),
+    ]
 
 
 # --- failures injected at the client's event hooks -------------------------------

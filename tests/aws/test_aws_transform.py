@@ -43,6 +43,8 @@ def test_repository_with_policy_and_lifecycle(recorded: Recorded) -> None:
         repository_raw(recorded, "app"),
         recorded("get_repository_policy"),
         recorded("get_lifecycle_policy"),
+        None,
+        None,
     )
 
     arn = f"arn:aws:ecr:us-east-1:{ACCOUNT}:repository/app"
@@ -72,7 +74,7 @@ def test_repository_with_policy_and_lifecycle(recorded: Recorded) -> None:
 
 
 def test_repository_without_policies_takes_the_defaults(recorded: Recorded) -> None:
-    repo = transform_repository(repository_raw(recorded, "team/secure"), None, None)
+    repo = transform_repository(repository_raw(recorded, "team/secure"), None, None, None, None)
 
     assert (repo.policy.value, repo.policy.state) == (None, State.DEFAULT)
     assert (repo.lifecycle_policy.value, repo.lifecycle_policy.state) == (None, State.DEFAULT)
@@ -83,7 +85,7 @@ def test_repository_without_policies_takes_the_defaults(recorded: Recorded) -> N
 
 
 def test_repository_mutability_exclusions(recorded: Recorded) -> None:
-    repo = transform_repository(repository_raw(recorded, "team/releases"), None, None)
+    repo = transform_repository(repository_raw(recorded, "team/releases"), None, None, None, None)
 
     assert repo.tag_mutability.value == "IMMUTABLE_WITH_EXCLUSION"
     assert (repo.mutability_exclusions.value, repo.mutability_exclusions.state) == (
@@ -93,7 +95,7 @@ def test_repository_mutability_exclusions(recorded: Recorded) -> None:
 
 
 def test_a_denied_policy_call_leaves_the_policy_unresolved(recorded: Recorded) -> None:
-    repo = transform_repository(repository_raw(recorded, "app"), DENIED, None)
+    repo = transform_repository(repository_raw(recorded, "app"), DENIED, None, None, None)
 
     assert repo.policy.state is State.UNRESOLVED
     assert repo.policy.reason == "AccessDenied: ecr:GetRepositoryPolicy"
@@ -104,7 +106,7 @@ def test_a_denied_policy_call_leaves_the_policy_unresolved(recorded: Recorded) -
 def test_a_policy_that_is_not_json_is_unresolved(recorded: Recorded) -> None:
     broken = {**recorded("get_repository_policy"), "policyText": "{not json"}
 
-    repo = transform_repository(repository_raw(recorded, "app"), broken, None)
+    repo = transform_repository(repository_raw(recorded, "app"), broken, None, None, None)
 
     assert repo.policy.state is State.UNRESOLVED
     assert "not valid JSON" in repo.policy.reason
@@ -189,7 +191,7 @@ def test_creation_templates(recorded: Recorded) -> None:
     assert (mirror.policy.value, mirror.policy.state) == (None, State.DEFAULT)
     assert mirror.lifecycle_policy.value == EXPIRE_UNTAGGED
     assert (mirror.tag_mutability.value, mirror.encryption_type.value) == ("IMMUTABLE", "KMS")
-    assert mirror.kms_key.value == KMS_KEY
+    assert mirror.kms_key.value == recorded("describe_key_customer")["KeyMetadata"]["Arn"]
 
 
 # --- networking -----------------------------------------------------------------

@@ -7,8 +7,10 @@ import pytest
 from ecrguard.emulator import Emulator
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def emulator() -> Iterator[Emulator]:
+    # One server for every module here: starting one costs about a second, and
+    # each test that needs a clean slate resets it.
     with Emulator() as emu:
         yield emu
 

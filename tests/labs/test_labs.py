@@ -187,7 +187,7 @@ def test_labs_share_one_emulator(emulator: Any) -> None:
     """`scan --seed-labs` state: every setup back to back, then each lab runs on top of it."""
     emulator.reset()
     env = LabEnv(emulator.session(REGION), REGION, emulator.account_id, emulator.endpoint_url)
-    assert seed_all(emulator, REGION) == list(LABS)
+    assert set(LABS) <= set(seed_all(emulator, REGION))
     for lab in ("02", "03", "04"):
         run = run_lab(get_lab(lab), env)
         assert _steps(run)[:4] == [(s, True) for s in STEPS[:4]], [s.detail for s in run.steps]

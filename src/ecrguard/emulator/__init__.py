@@ -6,8 +6,11 @@ Importing this package imports neither moto nor boto3; starting an
 
 from ecrguard.emulator.server import (
     DEFAULT_ACCOUNT,
+    OUTSIDER_ACCOUNT,
     Emulator,
+    flush_trail_logs,
     hermetic_session,
+    load_scan_findings,
     loopback_config,
     reset_endpoint,
     serve,
@@ -16,8 +19,11 @@ from ecrguard.emulator.server import (
 
 __all__ = [
     "DEFAULT_ACCOUNT",
+    "OUTSIDER_ACCOUNT",
     "Emulator",
+    "flush_trail_logs",
     "hermetic_session",
+    "load_scan_findings",
     "loopback_config",
     "reset_endpoint",
     "serve",

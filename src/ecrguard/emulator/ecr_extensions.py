@@ -1,5 +1,8 @@
 """ECR operations moto 5.2 lacks: repository creation templates and account settings.
 
+Also one behaviour: a push that moves a tag leaves the image that carried it
+stored and untagged, as AWS does (moto deleted it).
+
 :func:`install` adds one method per operation to moto's ``ECRResponse`` class.
 moto dispatches a JSON request by turning the ``X-Amz-Target`` action into a
 snake_case method name and looking it up on the class at request time, and it
@@ -32,23 +35,20 @@ Emulated behaviour, where AWS documents it loosely:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.model import Shape, StructureShape
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
-from moto.core.utils import get_service_model
 from moto.ecr.exceptions import InvalidParameterException, ValidationException
 from moto.ecr.models import ECRBackend
 from moto.ecr.policy_validation import EcrLifecyclePolicyValidator
 from moto.ecr.responses import ECRResponse
+
+from ecrguard.emulator.validation import check_input, decode_token, encode_token
 
 ACCOUNT_SETTINGS: dict[str, tuple[tuple[str, ...], str]] = {
     "BASIC_SCAN_TYPE_VERSION": (("AWS_NATIVE", "CLAIR"), "AWS_NATIVE"),
@@ -95,7 +95,27 @@ def install() -> None:
             setattr(ECRResponse, name, method)
         # moto hard-codes the V1 action list; AWS decides by the registry's scope.
         ECRBackend._validate_registry_policy_action = _validate_registry_policy_action  # type: ignore[method-assign]
+        ECRBackend.put_image = _keeping_untagged(ECRBackend.put_image)  # type: ignore[method-assign]
         _installed = True
+
+
+def _keeping_untagged(put_image: Any) -> Any:
+    """moto deletes the image whose only tag a push moves to a new image; AWS
+    keeps it, untagged, until someone (or a lifecycle rule) deletes it."""
+
+    def put(self: ECRBackend, repository_name: str, *args: Any, **kwargs: Any) -> Any:
+        repository = self.repositories.get(repository_name)
+        before = list(repository.images) if repository is not None else []
+        image = put_image(self, repository_name, *args, **kwargs)
+        if repository is not None:
+            for index, old in enumerate(before):
+                if old is not image and all(old is not i for i in repository.images):
+                    old.image_tags = []
+                    old.image_tag = None  # type: ignore[assignment]  # moto's own untagged images have None
+                    repository.images.insert(index, old)
+        return image
+
+    return put
 
 
 # What a registry policy may grant under each REGISTRY_POLICY_SCOPE. moto only
@@ -140,68 +160,6 @@ def _settings(backend: ECRBackend) -> dict[str, str]:
 
 
 # --- validation ----------------------------------------------------------------
-
-
-def _check_input(response: ECRResponse, operation: str) -> dict[str, Any]:
-    """The request's parameters, checked against the constraints botocore
-    leaves to the server (enums, patterns, maximums), worded as AWS words them.
-    """
-    shape = get_service_model("ecr").operation_model(operation).input_shape
-    assert isinstance(shape, StructureShape)
-    params = {name: response._get_param(name) for name in shape.members}
-    params = {name: value for name, value in params.items() if value is not None}
-    errors = list(_violations(shape, params, ""))
-    if errors:
-        count = len(errors)
-        noun = "error" if count == 1 else "errors"
-        raise ValidationException(f"{count} validation {noun} detected: " + "; ".join(errors))
-    return params
-
-
-def _violations(shape: Shape, value: Any, path: str) -> Iterator[str]:
-    if isinstance(shape, StructureShape):
-        if not isinstance(value, dict):
-            return
-        for name, member in shape.members.items():
-            if name in value:
-                yield from _violations(member, value[name], f"{path}.{name}" if path else name)
-        return
-    meta = shape.metadata
-    if shape.type_name == "list" and isinstance(value, list):
-        if "max" in meta and len(value) > meta["max"]:
-            yield _problem(
-                value, path, f"Member must have length less than or equal to {meta['max']}"
-            )
-        member = shape.member  # type: ignore[attr-defined]
-        for index, item in enumerate(value, 1):
-            yield from _violations(member, item, f"{path}.{index}.member")
-    elif shape.type_name == "string" and isinstance(value, str):
-        enum = getattr(shape, "enum", None)
-        if enum and value not in enum:
-            allowed = ", ".join(enum)
-            yield _problem(value, path, f"Member must satisfy enum value set: [{allowed}]")
-        if "max" in meta and len(value) > meta["max"]:
-            yield _problem(
-                value, path, f"Member must have length less than or equal to {meta['max']}"
-            )
-        pattern = meta.get("pattern")
-        if pattern and not re.fullmatch(pattern, value):
-            yield _problem(
-                value, path, f"Member must satisfy regular expression pattern: {pattern}"
-            )
-    elif shape.type_name == "integer" and isinstance(value, int):
-        if "max" in meta and value > meta["max"]:
-            yield _problem(
-                value, path, f"Member must have value less than or equal to {meta['max']}"
-            )
-        if "min" in meta and value < meta["min"]:
-            yield _problem(
-                value, path, f"Member must have value greater than or equal to {meta['min']}"
-            )
-
-
-def _problem(value: Any, path: str, constraint: str) -> str:
-    return f"Value '{value}' at '{path}' failed to satisfy constraint: {constraint}"
 
 
 def _check_template(template: dict[str, Any], account_id: str) -> None:
@@ -251,7 +209,7 @@ def _drop_empty(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_repository_creation_template(self: ECRResponse) -> ActionResult:
-    params = _check_input(self, "CreateRepositoryCreationTemplate")
+    params = check_input(self, "CreateRepositoryCreationTemplate")
     prefix = params.pop("prefix")
     now = datetime.now(UTC)
     template: dict[str, Any] = {
@@ -278,13 +236,13 @@ def create_repository_creation_template(self: ECRResponse) -> ActionResult:
 
 
 def describe_repository_creation_templates(self: ECRResponse) -> ActionResult:
-    params = _check_input(self, "DescribeRepositoryCreationTemplates")
+    params = check_input(self, "DescribeRepositoryCreationTemplates")
     templates = _templates(self.ecr_backend)
     wanted = set(params.get("prefixes") or templates)
     matching = sorted(p for p in templates if p in wanted)
     limit = params.get("maxResults", _DEFAULT_PAGE)
     if "nextToken" in params:
-        after = _decode_token(params["nextToken"])
+        after = decode_token(params["nextToken"], InvalidParameterException)
         matching = [p for p in matching if p > after]
     page = matching[:limit]
     result: dict[str, Any] = {
@@ -292,12 +250,12 @@ def describe_repository_creation_templates(self: ECRResponse) -> ActionResult:
         "repositoryCreationTemplates": [templates[p] for p in page],
     }
     if len(matching) > limit:
-        result["nextToken"] = _encode_token(page[-1])
+        result["nextToken"] = encode_token(page[-1])
     return ActionResult(result)
 
 
 def update_repository_creation_template(self: ECRResponse) -> ActionResult:
-    params = _check_input(self, "UpdateRepositoryCreationTemplate")
+    params = check_input(self, "UpdateRepositoryCreationTemplate")
     prefix = params.pop("prefix")
     templates = _templates(self.ecr_backend)
     with _lock:
@@ -317,7 +275,7 @@ def update_repository_creation_template(self: ECRResponse) -> ActionResult:
 
 
 def delete_repository_creation_template(self: ECRResponse) -> ActionResult:
-    params = _check_input(self, "DeleteRepositoryCreationTemplate")
+    params = check_input(self, "DeleteRepositoryCreationTemplate")
     prefix = params["prefix"]
     with _lock:
         template = _templates(self.ecr_backend).pop(prefix, None)
@@ -335,27 +293,11 @@ def _not_found(prefix: str, account_id: str) -> TemplateNotFoundException:
     )
 
 
-def _encode_token(last_prefix: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": last_prefix}).encode()).decode()
-
-
-def _decode_token(token: str) -> str:
-    try:
-        after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        after = None
-    if not isinstance(after, str):
-        raise InvalidParameterException(
-            "Invalid parameter at 'nextToken' failed to satisfy constraint: 'Invalid token'"
-        )
-    return after
-
-
 # --- account settings ----------------------------------------------------------
 
 
 def get_account_setting(self: ECRResponse) -> ActionResult:
-    params = _check_input(self, "GetAccountSetting")
+    params = check_input(self, "GetAccountSetting")
     name = params["name"]
     _allowed, default = _setting(name)
     value = _settings(self.ecr_backend).get(name, default)
@@ -363,7 +305,7 @@ def get_account_setting(self: ECRResponse) -> ActionResult:
 
 
 def put_account_setting(self: ECRResponse) -> ActionResult:
-    params = _check_input(self, "PutAccountSetting")
+    params = check_input(self, "PutAccountSetting")
     name, value = params["name"], params["value"]
     allowed, _default = _setting(name)
     if value not in allowed:

@@ -10,10 +10,11 @@ wipes them all.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 # moto maps any access key it has not issued to this account.
 DEFAULT_ACCOUNT = "123456789012"
+# An account unrelated to the default one, for labs that need an outsider.
+OUTSIDER_ACCOUNT = "999999999999"
 FAKE_ACCESS_KEY = "testing"
 FAKE_SECRET_KEY = "testing"
 
@@ -59,7 +62,7 @@ class Emulator:
             return self
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-        from ecrguard.emulator.ecr_extensions import install
+        from ecrguard.emulator.extensions import install
 
         install()
         _isolate_moto_from_host()
@@ -121,9 +124,35 @@ class Emulator:
         region: str = "us-east-1",
         access_key: str = FAKE_ACCESS_KEY,
         secret: str = FAKE_SECRET_KEY,
+        token: str | None = None,
     ) -> boto3.Session:
         """A boto3 session with fake credentials that reads nothing from the host."""
-        return hermetic_session(region, access_key, secret)
+        return hermetic_session(region, access_key, secret, token)
+
+    def session_as(
+        self,
+        account: str = OUTSIDER_ACCOUNT,
+        region: str = "us-east-1",
+        role: str = "outsider",
+        session_name: str = "outsider",
+    ) -> boto3.Session:
+        """A session acting as ``account``: an assumed-role session of ``role`` there.
+
+        moto gives ``AssumeRole`` credentials the account named in the role ARN
+        (the role need not exist), so every call made with this session is
+        served from that account and recorded in CloudTrail as
+        ``arn:aws:sts::<account>:assumed-role/<role>/<session_name>``.
+        """
+        sts = self.client("sts", region)
+        credentials = sts.assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName=session_name
+        )["Credentials"]
+        return self.session(
+            region,
+            credentials["AccessKeyId"],
+            credentials["SecretAccessKey"],
+            credentials["SessionToken"],
+        )
 
     def client(self, service: str, region: str = "us-east-1", **kwargs: Any) -> Any:
         """A client bound to this emulator; ``kwargs`` go to ``session.client``."""
@@ -137,6 +166,14 @@ class Emulator:
 
     def reset(self) -> None:
         reset_endpoint(self.endpoint_url)
+
+    def load_scan_findings(self, findings: Mapping[str, Sequence[Mapping[str, Any]]]) -> int:
+        """Load what image scans will find; see :func:`load_scan_findings`."""
+        return load_scan_findings(self.endpoint_url, findings)
+
+    def flush_trail_logs(self) -> list[dict[str, Any]]:
+        """Deliver waiting CloudTrail records to the trails' buckets; see :func:`flush_trail_logs`."""
+        return flush_trail_logs(self.endpoint_url)
 
     @contextmanager
     def iam_enforced(self) -> Iterator[None]:
@@ -157,6 +194,7 @@ def hermetic_session(
     region: str = "us-east-1",
     access_key: str = FAKE_ACCESS_KEY,
     secret: str = FAKE_SECRET_KEY,
+    token: str | None = None,
 ) -> boto3.Session:
     """A boto3 session that ignores ~/.aws, AWS_* variables and instance metadata.
 
@@ -183,6 +221,7 @@ def hermetic_session(
     session = boto3.Session(
         aws_access_key_id=access_key,
         aws_secret_access_key=secret,
+        aws_session_token=token,
         region_name=region,
         botocore_session=core,
     )
@@ -225,7 +264,53 @@ def reset_endpoint(url: str, timeout: float = 10.0) -> None:
     _post(f"{url.rstrip('/')}/moto-api/reset", b"", timeout, "reset the emulator at")
 
 
-def _post(url: str, body: bytes, timeout: float, doing: str) -> None:
+def load_scan_findings(
+    url: str, findings: Mapping[str, Sequence[Mapping[str, Any]]], timeout: float = 10.0
+) -> int:
+    """Tell a running emulator what image scans find; returns the number of findings loaded.
+
+    ``findings`` maps an image digest (``sha256:<64 hex>``) or
+    ``"<repository>:<tag>"`` to a list of findings, each with ``name`` and
+    ``severity`` and optionally ``package``, ``version``, ``fixed_in``,
+    ``first_observed`` (ISO 8601), ``description`` and ``uri``. Images nobody
+    loaded findings for scan clean. The format is documented in
+    :mod:`ecrguard.emulator.scanning`; a malformed fixture raises
+    :class:`EmulatorError` with the reason.
+    """
+    body = json.dumps(findings, default=_json_default).encode()
+    answer = _post(
+        f"{url.rstrip('/')}/moto-api/ecrguard/scan-findings",
+        body,
+        timeout,
+        "load scan findings into",
+    )
+    loaded: int = json.loads(answer)["loaded"]
+    return loaded
+
+
+def flush_trail_logs(url: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+    """Write the CloudTrail records waiting in a running emulator's trails to their buckets.
+
+    Returns one entry per log file written: ``trail`` (ARN), ``bucket``,
+    ``key``, ``records`` (how many), and ``error`` when the bucket refused it.
+    """
+    answer = _post(
+        f"{url.rstrip('/')}/moto-api/ecrguard/flush-trail-logs", b"", timeout, "flush trail logs of"
+    )
+    delivered: list[dict[str, Any]] = json.loads(answer)["delivered"]
+    return delivered
+
+
+def _json_default(value: Any) -> Any:
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return moment.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} to the emulator")
+
+
+def _post(url: str, body: bytes, timeout: float, doing: str) -> bytes:
     import urllib.error
     import urllib.request
 
@@ -235,12 +320,20 @@ def _post(url: str, body: bytes, timeout: float, doing: str) -> None:
     )
     # Loopback traffic must never go through an HTTP(S)_PROXY from the environment.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    base = url.rsplit("/moto-api/", 1)[0]
     try:
         with opener.open(request, timeout=timeout) as response:
-            response.read()
+            answer: bytes = response.read()
+            return answer
+    except urllib.error.HTTPError as err:
+        # The emulator's own routes explain a refusal in the body.
+        try:
+            reason = json.loads(err.read())["error"]
+        except (ValueError, KeyError, TypeError):
+            reason = f"HTTP {err.code}"
+        raise EmulatorError(f"cannot {doing} {base}: {reason}") from None
     except (urllib.error.URLError, OSError) as err:
         reason = getattr(err, "reason", err)
-        base = url.rsplit("/moto-api/", 1)[0]
         raise EmulatorError(f"cannot {doing} {base}: {reason}") from None
 
 

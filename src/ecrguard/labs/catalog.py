@@ -7,6 +7,7 @@ lab.py. Folder names start with a digit, so lab.py is loaded by path.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -88,6 +89,9 @@ def _load(folder: Path) -> ModuleType:
     if spec is None or spec.loader is None:
         raise UsageError(f"cannot load {folder / 'lab.py'}")
     module = importlib.util.module_from_spec(spec)
+    # Registered before running it, as a normal import would be: dataclasses and
+    # pickling look a module up by name while its body executes.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 

@@ -254,6 +254,12 @@ class Account(Resource):
     regions: tuple[str, ...]
 
 
+def _view_origin(ident: str, members: list[Any]) -> Origin:
+    """A view's findings point at its first IaC member's file, so IaC reports keep file:line."""
+    first = next((m.origin for m in members if m.origin.file), None)
+    return Origin(ident, first.file, first.line) if first else Origin(ident)
+
+
 def regions(inv: Inventory) -> tuple[Region, ...]:
     groups: dict[tuple[str | None, str | None], dict[str, list[Any]]] = {}
     kinds = (
@@ -270,10 +276,11 @@ def regions(inv: Inventory) -> tuple[Region, ...]:
     out = []
     for (account, region), group in groups.items():
         ident = f"{account or 'iac'}/{region or 'any-region'}"
+        members = [item for items in group.values() for item in items]
         out.append(
             Region(
                 id=ident,
-                origin=Origin(ident),
+                origin=_view_origin(ident, members),
                 account=account,
                 region=region,
                 **{kind: tuple(items) for kind, items in group.items()},
@@ -295,13 +302,14 @@ def accounts(inv: Inventory) -> tuple[Account, ...]:
     out = []
     for account, scoped in names.items():
         ident = account or "iac"
+        trails = [t for t in inv.trails if t.account == account]
         out.append(
             Account(
                 id=ident,
-                origin=Origin(ident),
+                origin=_view_origin(ident, trails),
                 account=account,
                 region=None,
-                trails=tuple(t for t in inv.trails if t.account == account),
+                trails=tuple(trails),
                 regions=tuple(scoped),
             )
         )

@@ -24,7 +24,7 @@ class Report:
 
 
 FORMATS = ("console", "json", "sarif", "ocsf", "asff", "junit", "html")
-AVAILABLE = ("console", "json", "junit")
+AVAILABLE = ("console", "json", "sarif", "junit")
 
 
 def renderer(fmt: str) -> Callable[[Report, bool], str]:
@@ -43,6 +43,10 @@ def renderer(fmt: str) -> Callable[[Report, bool], str]:
         from ecrguard.report.junit import render as junit
 
         return lambda report, color: junit(report)
+    if fmt == "sarif":
+        from ecrguard.report.sarif import render as sarif
+
+        return lambda report, color: sarif(report)
     from ecrguard.report.jsonout import render as as_json
 
     return lambda report, color: as_json(report)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from ecrguard.model import Inventory, Origin, Severity, Sourced, Status
+from ecrguard.model import Inventory, Origin, Registry, Resource, Severity, Sourced, Status
 from ecrguard.policy import Audience, Exposure, exposure
 from ecrguard.policy.levels import REPOSITORY_LEVELS, Levels
 
@@ -82,6 +83,8 @@ class Context:
     owner_account: str | None = None  # for IaC when the code does not say
     params: Mapping[str, Any] = field(default_factory=dict)
     inventory: Inventory = field(default_factory=Inventory)
+    # Rules that judge ages (finding SLAs) read the clock here, so they stay pure.
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def owner(self, account: str | None) -> str | None:
         return account or self.owner_account
@@ -102,6 +105,17 @@ class Context:
             trusted=tuple(self.trusted_accounts if trusted is None else trusted),
             org_accounts=self.org_accounts,
             levels=levels,
+        )
+
+    def registry_for(self, resource: Resource) -> Registry | None:
+        """The registry of a resource's account and region (IaC: of its configuration)."""
+        return next(
+            (
+                r
+                for r in self.inventory.registries
+                if r.account == resource.account and r.region == resource.region
+            ),
+            None,
         )
 
     def param(self, rule: Rule, name: str) -> Any:

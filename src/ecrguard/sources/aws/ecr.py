@@ -1,4 +1,4 @@
-"""ECR: repositories, the registry and repository creation templates.
+"""ECR: repositories, their newest image, the registry and repository creation templates.
 
 ``get_*`` functions call the API through an injected client and return the raw
 response (pages merged into a list). ``transform_*`` functions are pure: raw
@@ -9,10 +9,15 @@ responses in, model objects out. A response may also be a
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from typing import Any
 
 from ecrguard.model import (
     CreationTemplate,
+    Image,
+    ImageFinding,
+    Inspector,
     Origin,
     PolicyDoc,
     Registry,
@@ -77,6 +82,49 @@ def get_creation_templates(client: Client) -> list[RESPONSE]:
     return [t for page in pages for t in page.get("repositoryCreationTemplates", [])]
 
 
+def get_newest_image(client: Client, registry_id: str, name: str) -> RESPONSE | None:
+    """The ``describe_images`` entry of the repository's newest image (see :func:`newest_image`).
+
+    Untagged images are listed too: a repository pushed to by digest only
+    still has a newest image, and the tag filter would not save a call.
+    """
+    pages = client.get_paginator("describe_images").paginate(
+        registryId=registry_id, repositoryName=name, PaginationConfig=PAGE
+    )
+    # Only the newest entry is kept, not every page: repositories can hold thousands.
+    newest: RESPONSE | None = None
+    for page in pages:
+        newest = newest_image([*page.get("imageDetails", []), *([newest] if newest else [])])
+    return newest
+
+
+def get_image_findings(client: Client, registry_id: str, name: str, digest: str) -> RESPONSE | None:
+    """``imageScanFindings`` of one image, pages merged; None when it has no scan."""
+    from botocore.exceptions import ClientError
+
+    paginator = client.get_paginator("describe_image_scan_findings")
+    pages = paginator.paginate(
+        registryId=registry_id,
+        repositoryName=name,
+        imageId={"imageDigest": digest},
+        PaginationConfig=PAGE,
+    )
+    merged: RESPONSE = {"findings": [], "enhancedFindings": []}
+    try:
+        for page in pages:
+            found = page.get("imageScanFindings") or {}
+            for key, value in found.items():
+                if key in ("findings", "enhancedFindings"):
+                    merged[key].extend(value)
+                else:
+                    merged[key] = value
+    except ClientError as err:
+        if error_code(err) == "ScanNotFoundException":
+            return None
+        raise
+    return merged
+
+
 def _absent_on(code: str, call: Any) -> RESPONSE | None:
     from botocore.exceptions import ClientError
 
@@ -99,8 +147,15 @@ def transform_repository(
     raw: RESPONSE,
     policy: RESPONSE | Failure | None,
     lifecycle: RESPONSE | Failure | None,
+    newest: RESPONSE | Failure | None,
+    findings: RESPONSE | Failure | None,
 ) -> Repository:
-    """One ``describe_repositories`` item plus its policy and lifecycle responses."""
+    """One ``describe_repositories`` item plus the responses about it.
+
+    ``newest`` is the newest image's ``describe_images`` entry (None: the
+    repository holds no image); ``findings`` that image's scan findings, which
+    are only fetched when it has CRITICAL or HIGH ones (None otherwise).
+    """
     arn = raw["repositoryArn"]
     origin = Origin(arn)
     region, account = _arn_region_account(arn)
@@ -126,7 +181,112 @@ def transform_repository(
         lifecycle_policy=_policy(lifecycle, "lifecyclePolicyText", origin),
         # Not observable through the API: it is a Terraform/CloudFormation-side flag.
         force_delete=Sourced.default(False, origin),
+        newest_image=transform_newest_image(newest, findings, origin),
     )
+
+
+# Config media types of container images; anything else (a Helm chart, an
+# SBOM, a signature) is an artifact stored beside the images.
+_IMAGE_CONFIGS = frozenset(
+    {
+        "application/vnd.docker.container.image.v1+json",
+        "application/vnd.oci.image.config.v1+json",
+    }
+)
+# cosign stores signatures, attestations and SBOMs under these tags; they are
+# pushed right after the image they describe, so they would always be "newest".
+_COSIGN_TAG = re.compile(r"sha256-[0-9a-f]{64}\.(sig|att|sbom)")
+SERIOUS = ("CRITICAL", "HIGH")
+
+
+def newest_image(details: list[RESPONSE]) -> RESPONSE | None:
+    """The most recently pushed image among ``describe_images`` entries.
+
+    Non-image artifacts and cosign signature tags are skipped; an image
+    without a push time sorts first. Ties keep the later entry.
+    """
+    candidates = [d for d in details if _is_image(d)]
+    if not candidates:
+        return None
+    return max(reversed(candidates), key=lambda d: _iso(d.get("imagePushedAt")) or "")
+
+
+def _is_image(detail: RESPONSE) -> bool:
+    media = detail.get("artifactMediaType")
+    if media is not None and media not in _IMAGE_CONFIGS:
+        return False
+    tags = detail.get("imageTags") or []
+    return not tags or not all(_COSIGN_TAG.fullmatch(t) for t in tags)
+
+
+def serious_findings(detail: RESPONSE) -> bool:
+    """Whether an image's scan summary counts CRITICAL or HIGH findings."""
+    counts = (detail.get("imageScanFindingsSummary") or {}).get("findingSeverityCounts") or {}
+    return any(counts.get(s, 0) > 0 for s in SERIOUS)
+
+
+def transform_newest_image(
+    detail: RESPONSE | Failure | None, findings: RESPONSE | Failure | None, origin: Origin
+) -> Sourced[Image | None]:
+    if isinstance(detail, Failure):
+        return _unresolved(detail, origin)
+    if detail is None:
+        return Sourced.set(None, origin)
+    if isinstance(findings, Failure):
+        # The counts alone would hide how old the findings are; rules must not
+        # judge a half-read image.
+        return _unresolved(findings, origin)
+    summary = detail.get("imageScanFindingsSummary") or {}
+    completed = _iso(summary.get("imageScanCompletedAt"))
+    counts = summary.get("findingSeverityCounts") or {}
+    image = Image(
+        digest=detail["imageDigest"],
+        tags=tuple(detail.get("imageTags") or ()),
+        pushed_at=_iso(detail.get("imagePushedAt")),
+        scan_status=(detail.get("imageScanStatus") or {}).get("status"),
+        severity_counts=tuple(sorted((k, int(v)) for k, v in counts.items())),
+        findings=transform_findings(findings) if findings is not None else (),
+        scan_completed_at=completed,
+    )
+    return Sourced.set(image, origin)
+
+
+def transform_findings(response: RESPONSE) -> tuple[ImageFinding, ...]:
+    """The CRITICAL and HIGH findings of merged ``imageScanFindings`` pages."""
+    # Basic scans date no finding; the scan that found it is the best first sighting.
+    completed = _iso(response.get("imageScanCompletedAt"))
+    found = []
+    for raw in response.get("findings") or ():
+        if raw.get("severity") in SERIOUS:
+            attributes = {a.get("key"): a.get("value") for a in raw.get("attributes") or ()}
+            found.append(
+                ImageFinding(
+                    severity=raw["severity"],
+                    name=raw.get("name") or "unnamed finding",
+                    first_observed=completed,
+                    package=attributes.get("package_name"),
+                )
+            )
+    for raw in response.get("enhancedFindings") or ():
+        if raw.get("severity") in SERIOUS:
+            details = raw.get("packageVulnerabilityDetails") or {}
+            packages = details.get("vulnerablePackages") or [{}]
+            found.append(
+                ImageFinding(
+                    severity=raw["severity"],
+                    name=details.get("vulnerabilityId") or raw.get("title") or "unnamed finding",
+                    first_observed=_iso(raw.get("firstObservedAt")) or completed,
+                    package=packages[0].get("name"),
+                )
+            )
+    return tuple(sorted(found, key=lambda f: (SERIOUS.index(f.severity), f.name)))
+
+
+def _iso(value: Any) -> str | None:
+    """A timestamp as ISO 8601: boto3 gives datetimes, recorded responses strings."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value) if value else None
 
 
 def registry_arn(partition: str, region: str, account: str) -> str:
@@ -144,6 +304,7 @@ def transform_registry(
     policy_scope: RESPONSE | Failure,
     scanning: RESPONSE | Failure,
     registry: RESPONSE | Failure,
+    inspector: Sourced[Inspector] | None = None,
 ) -> Registry:
     arn = registry_arn(partition, region, account)
     origin = Origin(arn)
@@ -175,6 +336,7 @@ def transform_registry(
             if isinstance(registry, Failure)
             else _replication_rules(registry, origin)
         ),
+        inspector=inspector,
     )
 
 

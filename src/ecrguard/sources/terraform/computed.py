@@ -40,7 +40,7 @@ def computed(inst: ResourceInstance, name: str) -> Any:
         found = _repository(inst, name)
         if found is not None:
             return found
-    if name in _IDENTITY.get(kind, ()):
+    if name in IDENTITY.get(kind, ()):
         # The resource's identity inside the configuration, standing in for an id
         # AWS assigns at apply time: endpoints name their VPC, policies their
         # endpoint (aws:SourceVpce), repositories their key, all by address.
@@ -105,7 +105,10 @@ def _iam_arn(inst: ResourceInstance, kind: str) -> Any:
 
 _NO_ACCOUNT = "the AWS account is not known; pass the owner account"
 
-_IDENTITY = {
+# Attributes whose value AWS assigns at apply time but which only serve to name
+# the resource; the resource's address stands in for them (here, and in plan
+# JSON, where Terraform reports them as unknown).
+IDENTITY: dict[str, tuple[str, ...]] = {
     "aws_vpc": ("id",),
     "aws_vpc_endpoint": ("id",),
     "aws_kms_key": ("arn", "id", "key_id"),

@@ -12,7 +12,8 @@ from ecrguard.errors import InputError
 from ecrguard.model import CollectionIssue, Inventory
 from ecrguard.sources.terraform.expressions import Evaluator, Scope
 from ecrguard.sources.terraform.hcl import MAX_FILE_BYTES, parse_bytes, parse_file
-from ecrguard.sources.terraform.mapping import Mapped, map_root
+from ecrguard.sources.terraform.hcl_reader import hcl_instances
+from ecrguard.sources.terraform.mapping import WANTED, Mapped, map_instances
 from ecrguard.sources.terraform.modules import Load, ModuleDir, ModuleInstance
 
 
@@ -41,15 +42,7 @@ def load_terraform(
     issues: list[CollectionIssue] = []
     for path in paths:
         _load_root(str(path), explicit, owner_account, found, issues)
-    return Inventory(
-        repositories=tuple(found.repositories),
-        registries=tuple(found.registries),
-        creation_templates=tuple(found.creation_templates),
-        vpcs=tuple(found.vpcs),
-        vpc_endpoints=tuple(found.vpc_endpoints),
-        issues=tuple(issues),
-        scopes=((None, None),),
-    )
+    return found.inventory(issues)
 
 
 def _load_root(
@@ -82,7 +75,7 @@ def _load_root(
     if load.owner_account is None:
         load.owner_account = root.pinned_account()
     try:
-        map_root(root, found)
+        map_instances(hcl_instances(root, WANTED), found)
     finally:
         root.release()
     issues.extend(load.issues)
