@@ -202,7 +202,9 @@ def scan(
     emulator: Annotated[
         bool,
         typer.Option(
-            "--emulator", help="Start the embedded emulator (empty unless --seed-labs) and scan it."
+            "--emulator",
+            help="Start the embedded emulator (empty unless --seed-labs) and scan it "
+            "(default region: us-east-1, or every region --seed-labs used).",
         ),
     ] = False,
     seed_labs: Annotated[
@@ -229,7 +231,7 @@ def scan(
     \b
     Examples:
       ecrguard scan --region us-east-1
-      ecrguard scan --emulator --seed-labs --region us-east-1
+      ecrguard scan --emulator --seed-labs
       ecrguard scan --endpoint-url http://127.0.0.1:5000 --org-id o-abc123 --format json
     """
     import time
@@ -253,7 +255,9 @@ def scan(
             if seed_labs:
                 from ecrguard.labs.runner import seed_all
 
-                seed_all(emu, regions[0])
+                seeded = seed_all(emu, regions[0])
+                # Without --region, scan everywhere a lab was seeded.
+                regions = region or sorted(set(seeded.values()))
             inventory, calls = _collect(emu.session(regions[0]), regions, emu.endpoint_url)
     else:
         session = _session(profile, endpoint_url)

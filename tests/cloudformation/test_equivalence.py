@@ -152,25 +152,61 @@ def test_the_projection_covers_what_the_estate_declares(
     projections: dict[str, dict[str, Any]],
 ) -> None:
     hcl = projections["hcl"]
-    assert sorted(hcl["repositories"]) == [
+    repos = hcl["repositories"]
+    assert sorted(repos) == [
         "payments/app",
+        "payments/aws-key",
         "payments/legacy",
         "payments/plain",
         "payments/releases",
+        "payments/signed",
+        "payments/staging",
+        "platform/base",
+        "sandbox/tools",
     ]
-    app = hcl["repositories"]["payments/app"]
+    app = repos["payments/app"]
     assert app["kms_key"] == ("key", ("alias/ecr-images",), True, "set")
     assert app["exclusions"] == ((), "default")
-    assert hcl["repositories"]["payments/releases"]["exclusions"] == (("latest", "dev-*"), "set")
-    assert [rule.frequency for rule in hcl["registry"]["scanning_rules"]] == [
-        "CONTINUOUS_SCAN",
-        "MANUAL",
+    assert repos["payments/releases"]["exclusions"] == (("latest", "dev-*"), "set")
+    staging = repos["payments/staging"]
+    assert staging["tag_mutability"] == ("MUTABLE_WITH_EXCLUSION", "set")
+    assert staging["exclusions"] == (("release-*",), "set")
+    # KMS_DSSE with the customer-managed key; KMS with no key is the AWS-managed one.
+    signed = repos["payments/signed"]
+    assert signed["encryption_type"] == ("KMS_DSSE", "set")
+    assert signed["kms_key"] == app["kms_key"]
+    assert repos["payments/aws-key"]["encryption_type"] == ("KMS", "set")
+    assert repos["payments/aws-key"]["kms_key"] == (None, "default")
+    # payments/legacy's lifecycle rules only select tagged images.
+    lifecycle, state = repos["payments/legacy"]["lifecycle_policy"]
+    assert state == "set"
+    assert [rule["selection"]["tagStatus"] for rule in lifecycle["rules"]] == ["tagged"]
+    assert lifecycle["rules"][0]["selection"]["tagPrefixList"] == ["v"]
+    # Registry scanning covers payments/* continuously and sandbox/* only by hand;
+    # platform/base matches no rule, so its own scan_on_push does not count.
+    rules = hcl["registry"]["scanning_rules"]
+    assert [(rule.frequency, rule.filters) for rule in rules] == [
+        ("CONTINUOUS_SCAN", ("payments/*",)),
+        ("MANUAL", ("sandbox/*",)),
     ]
+    assert repos["platform/base"]["scan_on_push"] == (True, "set")
     assert {name: t["management_events"][0] for name, t in hcl["trails"].items()} == {
         "management": True,
         "data-events": False,
         "advanced": True,
     }
+    # A strong trail and a weak one: single-region, unvalidated and stopped.
+    strong, weak = hcl["trails"]["management"], hcl["trails"]["data-events"]
+    assert (strong["multi_region"][0], strong["log_validation"][0], strong["logging"]) == (
+        True,
+        True,
+        True,
+    )
+    assert (weak["multi_region"][0], weak["log_validation"][0], weak["logging"]) == (
+        False,
+        False,
+        False,
+    )
     assert hcl["event_rules"]["ecr-scan-findings"]["targets"] == 1
 
 
@@ -181,3 +217,56 @@ def test_inspector_is_terraform_only() -> None:
         inspector = inventories[name].registries[0].inspector
         assert inspector is not None and inspector.get().ecr_status == "ENABLED"
     assert inventories["cfn-yaml"].registries[0].inspector is None
+
+
+def _verdicts(inv: Inventory) -> list[tuple[str, str, str]]:
+    """Every rule's verdicts, keyed by what the resource is rather than by its id."""
+    from ecrguard import engine
+    from ecrguard.rules import RULES
+
+    names: dict[str, str] = {}
+    for r in inv.repositories:
+        names[r.id] = f"repository {r.name.value}"
+    for t in inv.creation_templates:
+        names[t.id] = f"template {t.prefix.value}"
+    for t in inv.trails:
+        names[t.id] = f"trail {t.name.value}"
+    for e in inv.vpc_endpoints:
+        names[e.id] = f"endpoint {e.service_name.value}"
+    for reg in inv.registries:
+        names[reg.id] = "registry"
+    for v in inv.vpcs:
+        names[v.id] = "vpc"
+    ctx = engine.context_for(inv, owner_account=OWNER)
+    found = engine.run(inv, RULES.values(), ctx)
+    # Region and account views are named by account/region, which only some sources know.
+    return sorted((f.rule, f.status.value, names.get(f.resource, "view")) for f in found)
+
+
+# Verdicts the estate exists to exercise, by resource, that every source must give.
+EXPECTED_VERDICTS = [
+    # Registry scanning covers some repositories and not others.
+    ("EG010", "PASS", "repository payments/app"),  # CONTINUOUS_SCAN payments/*
+    ("EG010", "FAIL", "repository platform/base"),  # no rule matches
+    ("EG010", "FAIL", "repository sandbox/tools"),  # only the MANUAL rule matches
+    ("EG014", "FAIL", "repository payments/legacy"),  # rules for tagged images only
+    ("EG015", "FAIL", "repository payments/staging"),  # MUTABLE_WITH_EXCLUSION
+    ("EG016", "FAIL", "repository payments/aws-key"),  # KMS with the AWS-managed key
+    ("EG016", "PASS", "repository payments/signed"),  # KMS_DSSE, customer-managed key
+    ("EG017", "PASS", "trail management"),  # multi-region, validated, logging
+]
+
+
+def test_every_source_gets_the_same_verdicts() -> None:
+    verdicts = {name: _verdicts(inv) for name, inv in _sources().items()}
+    for name, got in verdicts.items():
+        missing = [v for v in EXPECTED_VERDICTS if v not in got]
+        assert not missing, (name, missing)
+        # The weak trail fails twice: it is stopped, and its log file validation is off.
+        assert got.count(("EG017", "FAIL", "trail data-events")) == 2, name
+    # CloudFormation has no resource that enables Inspector, so EG011 has nothing
+    # to judge there; every other verdict must match.
+    hcl_without_inspector = [v for v in verdicts["hcl"] if v[0] != "EG011"]
+    for name, got in verdicts.items():
+        want = hcl_without_inspector if name.startswith("cfn") else verdicts["hcl"]
+        assert got == want, name

@@ -135,3 +135,16 @@ def test_a_customer_key_stays_a_customer_key(emulator: Emulator) -> None:
     repo = ecr.describe_repositories()["repositories"][0]
     assert repo["encryptionConfiguration"]["kmsKey"] == key["Arn"]
     assert kms.describe_key(KeyId=key["Arn"])["KeyMetadata"]["KeyManager"] == "CUSTOMER"
+
+
+def test_enable_and_disable_without_account_ids_mean_the_caller(inspector: Any) -> None:
+    # AWS treats a missing accountIds as the caller's own account; moto used to fail.
+    enabled = inspector.enable(resourceTypes=["ECR"])["accounts"]
+    assert [(a["accountId"], a["resourceStatus"]["ecr"]) for a in enabled] == [
+        ("123456789012", "ENABLED")
+    ]
+    assert inspector.batch_get_account_status()["accounts"][0]["resourceState"]["ecr"] == {
+        "status": "ENABLED"
+    }
+    disabled = inspector.disable(resourceTypes=["ECR"])["accounts"]
+    assert disabled[0]["resourceStatus"]["ecr"] == "DISABLED"

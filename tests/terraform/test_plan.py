@@ -103,6 +103,12 @@ def test_exclusion_filters(estate: Inventory) -> None:
     assert releases.tag_mutability.value == "IMMUTABLE_WITH_EXCLUSION"
     exclusions = releases.mutability_exclusions
     assert (exclusions.value, exclusions.state) == (("latest", "dev-*"), State.SET)
+    staging = repo(estate, "aws_ecr_repository.staging")
+    assert (staging.tag_mutability.value, staging.tag_mutability.state) == (
+        "MUTABLE_WITH_EXCLUSION",
+        State.SET,
+    )
+    assert staging.mutability_exclusions.value == ("release-*",)
 
 
 def test_owner_account_from_allowed_account_ids_or_the_caller(

@@ -26,6 +26,7 @@ def install() -> None:
             cross_account,
             ecr_extensions,
             inspector,
+            layers,
             managed_keys,
             scanning,
         )
@@ -33,6 +34,7 @@ def install() -> None:
         ecr_extensions.install()
         scanning.install()
         managed_keys.install()
+        layers.install()
         inspector.install()
         cloudtrail.install()
         # The audit record wraps the cross-account routing, so it sees both

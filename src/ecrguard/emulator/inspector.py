@@ -15,6 +15,7 @@ a delegated administrator configuring a member is not emulated.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +41,26 @@ def install() -> None:
     Inspector2Response.get_configuration = get_configuration  # type: ignore[attr-defined]
     Inspector2Response.update_configuration = update_configuration  # type: ignore[attr-defined]
     Inspector2Response.batch_get_account_status = batch_get_account_status  # type: ignore[method-assign,assignment]
+    Inspector2Response.enable = _for_caller(Inspector2Response.enable)  # type: ignore[method-assign]
+    Inspector2Response.disable = _for_caller(Inspector2Response.disable)  # type: ignore[method-assign]
+
+
+def _for_caller(action: Any) -> Any:
+    """Enable/Disable without ``accountIds`` mean the caller's account, as in AWS;
+    moto fails on the missing list."""
+    if getattr(action, "_ecrguard_for_caller", False):
+        return action
+
+    def wrapped(self: Inspector2Response) -> Any:
+        if self._get_param("accountIds") is None:
+            body = json.loads(self.body or "{}")
+            body["accountIds"] = [self.current_account]
+            self.body = json.dumps(body)
+            self._body_json = None  # type: ignore[attr-defined]  # moto caches the parsed body
+        return action(self)
+
+    wrapped._ecrguard_for_caller = True  # type: ignore[attr-defined]
+    return wrapped
 
 
 def _configuration(backend: Inspector2Backend) -> dict[str, Any]:

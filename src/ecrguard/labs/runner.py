@@ -266,14 +266,33 @@ def _print_console(run: LabRun) -> None:
     console.print(f"{verdict}: {sum(s.ok for s in run.steps)}/5 steps ok\n")
 
 
-def seed_all(emulator: Any, region: str) -> list[str]:
-    """Set up every implemented lab's vulnerable state in one emulator (for scan --seed-labs)."""
-    env = LabEnv(emulator.session(region), region, emulator.account_id, emulator.endpoint_url)
-    seeded = []
+# The registry scanning configuration is one per account and region, and the
+# scanning labs each need their own vulnerable version of it. Seeded together,
+# such labs (REGISTRY_SCOPED = True) each get a region of their own.
+SPARE_REGIONS = (
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-southeast-2",
+)
+
+
+def seed_all(emulator: Any, region: str) -> dict[str, str]:
+    """Set up every implemented lab's vulnerable state in one emulator (scan --seed-labs).
+
+    Returns where each lab was seeded: lab number -> region.
+    """
+    spare = iter(r for r in SPARE_REGIONS if r != region)
+    placed: dict[str, str] = {}
     for info in implemented():
-        info.module().setup(env)
-        seeded.append(info.number)
-    return seeded
+        mod = info.module()
+        where = next(spare) if getattr(mod, "REGISTRY_SCOPED", False) else region
+        env = LabEnv(emulator.session(where), where, emulator.account_id, emulator.endpoint_url)
+        mod.setup(env)
+        placed[info.number] = where
+    return placed
 
 
 def reset(*, endpoint_url: str | None, aws: bool, region: str) -> str:
