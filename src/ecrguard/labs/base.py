@@ -137,3 +137,44 @@ def push_image(env: LabEnv, repository: str, tag: str, content: str) -> str:
         repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag
     )
     return str(resp["image"]["imageId"]["imageDigest"])
+
+
+def publish_findings(env: LabEnv, fixture: dict[str, list[dict[str, str]]]) -> None:
+    """Add CVEs to the emulator's vulnerability data; in AWS the scanners have their own."""
+    if env.emulated and env.endpoint_url:
+        from ecrguard.emulator import load_scan_findings
+
+        load_scan_findings(env.endpoint_url, fixture)
+
+
+def scan_result(
+    env: LabEnv, repo: str, tag: str, wait: float = 120.0
+) -> tuple[str, list[str]] | None:
+    """(scan status, vulnerability ids) of ``repo:tag``, or None when no scan result exists.
+
+    The emulator scans at once; real AWS is given up to ``wait`` seconds.
+    """
+    import time
+
+    ecr = env.client("ecr")
+    deadline = time.monotonic() + (0.0 if env.emulated else wait)
+    while True:
+        try:
+            found: dict[str, Any] | None = ecr.describe_image_scan_findings(
+                repositoryName=repo, imageId={"imageTag": tag}
+            )
+        except ecr.exceptions.ScanNotFoundException:
+            found = None
+        status = ((found or {}).get("imageScanStatus") or {}).get("status")
+        if status not in (None, "IN_PROGRESS", "PENDING") or time.monotonic() >= deadline:
+            break
+        time.sleep(5)
+    if found is None:
+        return None
+    body = found.get("imageScanFindings") or {}
+    names = [str(f["name"]) for f in body.get("findings") or ()]
+    names += [
+        str(f["packageVulnerabilityDetails"]["vulnerabilityId"])
+        for f in body.get("enhancedFindings") or ()
+    ]
+    return str(status), names

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from contextlib import suppress
 from typing import Any
 
-from ecrguard.labs.base import LabEnv, Outcome, push_image
+from ecrguard.labs.base import LabEnv, Outcome, publish_findings, push_image, scan_result
 from ecrguard.model import Finding
 
 NUMBER = "05"
@@ -57,40 +56,6 @@ def _registry(env: LabEnv) -> str:
     return f"{env.account}.dkr.ecr.{env.region}.amazonaws.com"
 
 
-def _publish(env: LabEnv, fixture: dict[str, list[dict[str, str]]]) -> None:
-    """Add CVEs to the emulator's vulnerability data; in AWS the scanners have their own."""
-    if env.emulated and env.endpoint_url:
-        from ecrguard.emulator import load_scan_findings
-
-        load_scan_findings(env.endpoint_url, fixture)
-
-
-def _scan(env: LabEnv, tag: str) -> tuple[str, list[str]] | None:
-    """(scan status, vulnerability ids) of ``REPO:tag``, or None when no scan result exists."""
-    ecr = env.client("ecr")
-    deadline = time.monotonic() + (0.0 if env.emulated else SCAN_WAIT)
-    while True:
-        try:
-            found: dict[str, Any] | None = ecr.describe_image_scan_findings(
-                repositoryName=REPO, imageId={"imageTag": tag}
-            )
-        except ecr.exceptions.ScanNotFoundException:
-            found = None
-        status = ((found or {}).get("imageScanStatus") or {}).get("status")
-        if status not in (None, "IN_PROGRESS", "PENDING") or time.monotonic() >= deadline:
-            break
-        time.sleep(5)
-    if found is None:
-        return None
-    body = found.get("imageScanFindings") or {}
-    names = [str(f["name"]) for f in body.get("findings") or ()]
-    names += [
-        str(f["packageVulnerabilityDetails"]["vulnerabilityId"])
-        for f in body.get("enhancedFindings") or ()
-    ]
-    return str(status), names
-
-
 def _rules_text(config: dict[str, Any]) -> str:
     rules = [
         f"{r['scanFrequency']} on {', '.join(f['filter'] for f in r.get('repositoryFilters') or ())}"
@@ -127,12 +92,12 @@ def exploit(env: LabEnv) -> Outcome:
     scan_type = config.get("scanType") or "BASIC"
     tag = f"git-{uuid.uuid4().hex[:7]}"
     # The OS CVE is public before the build: any scan at push time can know it.
-    _publish(env, {f"{REPO}:{tag}": [OS_CVE]})
+    publish_findings(env, {f"{REPO}:{tag}": [OS_CVE]})
     digest = push_image(env, REPO, tag, CONTENT.format(tag=tag))
-    at_push = _scan(env, tag)
+    at_push = scan_result(env, REPO, tag, SCAN_WAIT)
     # A week later a CVE lands for a Python package the image ships.
-    _publish(env, {digest: [LATE_CVE]})
-    later = _scan(env, tag)
+    publish_findings(env, {digest: [LATE_CVE]})
+    later = scan_result(env, REPO, tag, SCAN_WAIT)
     late = f"{LATE_CVE['name']} ({LATE_CVE['package']} {LATE_CVE['version']}, a Python package)"
     if env.emulated:
         reported = later is not None and LATE_CVE["name"] in later[1]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from contextlib import suppress
 from typing import Any, NamedTuple
 
-from ecrguard.labs.base import LabEnv, Outcome, push_image
+from ecrguard.labs.base import LabEnv, Outcome, publish_findings, push_image, scan_result
 
 NUMBER = "06"
 RULES = ("EG010",)
@@ -74,40 +73,6 @@ def _rules_text(config: dict[str, Any]) -> str:
     return "; ".join(rules) or "no rules"
 
 
-def _publish(env: LabEnv, fixture: dict[str, list[dict[str, str]]]) -> None:
-    """Add CVEs to the emulator's vulnerability data; in AWS the scanners have their own."""
-    if env.emulated and env.endpoint_url:
-        from ecrguard.emulator import load_scan_findings
-
-        load_scan_findings(env.endpoint_url, fixture)
-
-
-def scan_result(env: LabEnv, repo: str, tag: str) -> tuple[str, list[str]] | None:
-    """(scan status, vulnerability ids) of ``repo:tag``, or None when no scan result exists."""
-    ecr = env.client("ecr")
-    deadline = time.monotonic() + (0.0 if env.emulated else SCAN_WAIT)
-    while True:
-        try:
-            found: dict[str, Any] | None = ecr.describe_image_scan_findings(
-                repositoryName=repo, imageId={"imageTag": tag}
-            )
-        except ecr.exceptions.ScanNotFoundException:
-            found = None
-        status = ((found or {}).get("imageScanStatus") or {}).get("status")
-        if status not in (None, "IN_PROGRESS", "PENDING") or time.monotonic() >= deadline:
-            break
-        time.sleep(5)
-    if found is None:
-        return None
-    body = found.get("imageScanFindings") or {}
-    names = [str(f["name"]) for f in body.get("findings") or ()]
-    names += [
-        str(f["packageVulnerabilityDetails"]["vulnerabilityId"])
-        for f in body.get("enhancedFindings") or ()
-    ]
-    return str(status), names
-
-
 def setup(env: LabEnv) -> list[str]:
     ecr = env.client("ecr")
     commands = []
@@ -147,9 +112,9 @@ def exploit(env: LabEnv) -> Outcome:
     for repo in REPOS:
         tag = f"git-{uuid.uuid4().hex[:7]}"
         # Every build carries the same backdoored xz-utils.
-        _publish(env, {f"{repo.name}:{tag}": [CVE]})
+        publish_findings(env, {f"{repo.name}:{tag}": [CVE]})
         push_image(env, repo.name, tag, f"{repo.name} {tag}: debian 12, xz-utils 5.6.0-0.2")
-        scan = scan_result(env, repo.name, tag)
+        scan = scan_result(env, repo.name, tag, SCAN_WAIT)
         label = f"{repo.name}:{tag} ({repo.note})"
         if scan is None:
             unscanned.append(repo.name)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from contextlib import suppress
-from typing import Any
 
-from ecrguard.labs.base import LabEnv, Outcome, push_image
+from ecrguard.labs.base import LabEnv, Outcome, publish_findings, push_image, scan_result
 from ecrguard.model import Finding
 from ecrguard.rules.scanning import INSPECTOR_ECR
 
@@ -101,40 +99,6 @@ def _short(durations: dict[str, str]) -> list[str]:
     ]
 
 
-def _publish(env: LabEnv, fixture: dict[str, list[dict[str, str]]]) -> None:
-    """Add CVEs to the emulator's vulnerability data; in AWS the scanners have their own."""
-    if env.emulated and env.endpoint_url:
-        from ecrguard.emulator import load_scan_findings
-
-        load_scan_findings(env.endpoint_url, fixture)
-
-
-def _scan(env: LabEnv, tag: str) -> tuple[str, list[str]] | None:
-    """(scan status, vulnerability ids) of ``REPO:tag``, or None when no scan result exists."""
-    ecr = env.client("ecr")
-    deadline = time.monotonic() + (0.0 if env.emulated else SCAN_WAIT)
-    while True:
-        try:
-            found: dict[str, Any] | None = ecr.describe_image_scan_findings(
-                repositoryName=REPO, imageId={"imageTag": tag}
-            )
-        except ecr.exceptions.ScanNotFoundException:
-            found = None
-        status = ((found or {}).get("imageScanStatus") or {}).get("status")
-        if status not in (None, "IN_PROGRESS", "PENDING") or time.monotonic() >= deadline:
-            break
-        time.sleep(5)
-    if found is None:
-        return None
-    body = found.get("imageScanFindings") or {}
-    names = [str(f["name"]) for f in body.get("findings") or ()]
-    names += [
-        str(f["packageVulnerabilityDetails"]["vulnerabilityId"])
-        for f in body.get("enhancedFindings") or ()
-    ]
-    return str(status), names
-
-
 def _found(scan: tuple[str, list[str]] | None) -> str:
     if scan is None:
         return "no scan result exists (ScanNotFoundException)"
@@ -179,10 +143,10 @@ def exploit(env: LabEnv) -> Outcome:
     short = _short(durations)
     tag = f"git-{uuid.uuid4().hex[:7]}"
     digest = push_image(env, REPO, tag, CONTENT.format(tag=tag))
-    at_push = _scan(env, tag)
+    at_push = scan_result(env, REPO, tag, SCAN_WAIT)
     # Days later a CVE lands for a Go module the image ships.
-    _publish(env, {digest: [LATE_CVE]})
-    later = _scan(env, tag)
+    publish_findings(env, {digest: [LATE_CVE]})
+    later = scan_result(env, REPO, tag, SCAN_WAIT)
     if env.emulated:
         refreshed = later is not None and LATE_CVE["name"] in later[1]
     else:

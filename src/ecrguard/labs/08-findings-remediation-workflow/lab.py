@@ -7,7 +7,7 @@ from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ecrguard.labs.base import LabEnv, Outcome, push_image
+from ecrguard.labs.base import LabEnv, Outcome, publish_findings, push_image
 from ecrguard.model import Finding
 
 NUMBER = "08"
@@ -182,11 +182,8 @@ def setup(env: LabEnv) -> list[str]:
     with suppress(ecr.exceptions.ClientError):
         ecr.batch_delete_image(repositoryName=REPO, imageIds=[{"imageTag": REBUILT_TAG}])
     _remove_routing(env)
-    if env.emulated and env.endpoint_url:
-        from ecrguard.emulator import load_scan_findings
-
-        # The emulator's scanner reports what this fixture says, at push time.
-        load_scan_findings(env.endpoint_url, _fixture(datetime.now(UTC)))
+    # The emulator's scanner reports what this fixture says, at push time.
+    publish_findings(env, _fixture(datetime.now(UTC)))
     digest = _push(env, VULNERABLE_TAG, VULNERABLE)
     uri = _image_uri(env, VULNERABLE_TAG)
     running = [
@@ -364,10 +361,7 @@ def _topic(env: LabEnv) -> str:
 
 
 def fix(env: LabEnv) -> list[str]:
-    if env.emulated and env.endpoint_url:
-        from ecrguard.emulator import load_scan_findings
-
-        load_scan_findings(env.endpoint_url, _fixture(datetime.now(UTC)))
+    publish_findings(env, _fixture(datetime.now(UTC)))
     digest = _push(env, REBUILT_TAG, REBUILT)
     # Redeploy: a new revision on the rebuild; revisions on the old image are retired.
     old = _image_uri(env, VULNERABLE_TAG)
