@@ -22,18 +22,11 @@ from ecrguard.rules.base import (
     describe_audience,
     failed,
     passed,
+    subject,
     unresolved,
 )
 
 PolicyHolder = Repository | CreationTemplate
-
-
-def _subject(item: PolicyHolder | Registry) -> str:
-    if isinstance(item, Registry):
-        return "registry"
-    value: Sourced[str] = item.name if isinstance(item, Repository) else item.prefix
-    noun = "repository" if isinstance(item, Repository) else "creation template"
-    return f"{noun} {value.value}" if value.resolved and value.value else f"{noun} {item.id}"
 
 
 # A verdict sees the resource, how to name it, and what its policy exposes.
@@ -50,7 +43,7 @@ def judged(
     """
 
     def check(item: Any, ctx: Context) -> Iterator[Result]:
-        what = _subject(item)
+        what = subject(item)
         policy: Sourced[Any] = item.policy
         if not policy.resolved:
             yield unresolved(policy, f"the {what} policy")

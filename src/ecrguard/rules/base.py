@@ -12,7 +12,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ecrguard.model import Inventory, Origin, Registry, Resource, Severity, Sourced, Status
+from ecrguard.model import (
+    CreationTemplate,
+    Inventory,
+    Origin,
+    Registry,
+    Repository,
+    Resource,
+    Severity,
+    Sourced,
+    Status,
+)
 from ecrguard.policy import Audience, Exposure, exposure
 from ecrguard.policy.levels import REPOSITORY_LEVELS, Levels
 
@@ -146,6 +156,19 @@ class Rule:
 
     def run(self, resource: Any, ctx: Context) -> Iterable[Result]:
         return self.check(resource, ctx)
+
+
+def subject(item: Any) -> str:
+    """How findings name a resource: 'repository app', 'creation template cache', 'registry'."""
+    if isinstance(item, Registry):
+        return "registry"
+    if isinstance(item, Repository):
+        noun, value = "repository", item.name
+    elif isinstance(item, CreationTemplate):
+        noun, value = "creation template", item.prefix
+    else:
+        return str(item.id)
+    return f"{noun} {value.value}" if value.resolved and value.value else f"{noun} {item.id}"
 
 
 def describe_audience(audience: Audience) -> str:

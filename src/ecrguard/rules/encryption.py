@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ecrguard.model import CreationTemplate, KmsKey, Repository, Severity, Sourced
+from ecrguard.model import CreationTemplate, KmsKey, Repository, Severity
 from ecrguard.policy import Audience
 from ecrguard.rules.base import (
     Context,
@@ -16,6 +16,7 @@ from ecrguard.rules.base import (
     failed,
     fsbp,
     passed,
+    subject,
     unknown,
     unresolved,
 )
@@ -28,12 +29,6 @@ KEY_LEVELS = {
     "admin": ("kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKey"),
 }
 AWS_MANAGED_ECR_KEY = "alias/aws/ecr"
-
-
-def _name(item: Holder) -> str:
-    value: Sourced[str] = item.name if isinstance(item, Repository) else item.prefix
-    noun = "repository" if isinstance(item, Repository) else "creation template"
-    return f"{noun} {value.value}" if value.resolved and value.value else f"{noun} {item.id}"
 
 
 def _key_problems(key: KmsKey, ctx: Context) -> list[str] | Result:
@@ -58,7 +53,7 @@ def _key_problems(key: KmsKey, ctx: Context) -> list[str] | Result:
 
 
 def _check_encryption(item: Holder, ctx: Context) -> Iterator[Result]:
-    what = _name(item)
+    what = subject(item)
     kind = item.encryption_type
     if not kind.resolved:
         yield unresolved(kind, "the encryption type")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ecrguard.model import CreationTemplate, Repository, Severity, Sourced
+from ecrguard.model import CreationTemplate, Repository, Severity
 from ecrguard.policy.glob import glob_match
 from ecrguard.rules.base import (
     Context,
@@ -17,17 +17,12 @@ from ecrguard.rules.base import (
     failed,
     fsbp,
     passed,
+    subject,
     unknown,
     unresolved,
 )
 
 Holder = Repository | CreationTemplate
-
-
-def _name(item: Holder) -> str:
-    value: Sourced[str] = item.name if isinstance(item, Repository) else item.prefix
-    noun = "repository" if isinstance(item, Repository) else "creation template"
-    return f"{noun} {value.value}" if value.resolved and value.value else f"{noun} {item.id}"
 
 
 # ---- EG014 lifecycle policy ----------------------------------------------------------------
@@ -50,7 +45,7 @@ def expires_untagged(policy: Any) -> bool | None:
 
 
 def _check_lifecycle(item: Holder, ctx: Context) -> Iterator[Result]:
-    what = _name(item)
+    what = subject(item)
     policy = item.lifecycle_policy
     if not policy.resolved:
         yield unresolved(policy, "the lifecycle policy")
@@ -143,7 +138,7 @@ RELEASE_TAGS = (
 
 
 def _check_mutability(item: Holder, ctx: Context) -> Iterator[Result]:
-    what = _name(item)
+    what = subject(item)
     mode = item.tag_mutability
     if not mode.resolved:
         yield unresolved(mode, "the tag mutability")
