@@ -304,3 +304,12 @@ def test_lab_reset_wipes_a_running_emulator(emulator) -> None:
 def test_lab_run_needs_a_number_or_all() -> None:
     r = run_cli("lab", "run")
     assert r.code == 2 and "--all" in r.err
+
+
+def test_quick_paths_match_the_full_cli() -> None:
+    # `rule` and `rule ID` skip Typer (start-up budget); `rule --lab` goes through it.
+    listed = run_cli("rule")
+    assert listed.code == 0 and "EG001" in listed.out and "EG017" in listed.out
+    full = run_cli("rule", "--lab", "01")
+    assert full.code == 0 and "EG001" in full.out and "EG006" not in full.out
+    assert run_cli("rule", "eg001").out == run_cli("rule", "EG001").out

@@ -1,3 +1,3 @@
-from ecrguard.cli import main
+from ecrguard.entry import main
 
 main()

@@ -715,17 +715,9 @@ def rule(
     lab: Annotated[str | None, typer.Option("--lab", help="Only rules of this lab.")] = None,
 ) -> None:
     """List the rules, or print one rule's documentation."""
-    from ecrguard.rules import RULES
-    from ecrguard.rules.docs import render_rule, render_table
+    from ecrguard.rules.docs import rule_text
 
-    if rule_id is None:
-        labs = _labs([lab]) if lab else []
-        typer.echo(render_table(RULES.values(), labs), nl=False)
-        return
-    found = RULES.get(rule_id.upper())
-    if found is None:
-        raise UsageError(f"no rule {rule_id!r}; `ecrguard rule` lists them")
-    typer.echo(render_rule(found), nl=False)
+    typer.echo(rule_text(rule_id, _labs([lab]) if lab else []), nl=False)
 
 
 # ---- lab ---------------------------------------------------------------------------
@@ -861,10 +853,6 @@ def emulator_cmd(
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    if args == ["--version"]:
-        # The fast path: no command table, no Typer.
-        print(f"ecrguard {__version__}")
-        return
     debug = "--debug" in args
     try:
         # Typer/click print usage errors themselves (exit 2); ours come back here.
