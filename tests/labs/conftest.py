@@ -10,10 +10,15 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
+from ecrguard.labs.base import LabEnv
+from ecrguard.labs.runner import LabRun
 from tests.conftest import Run
+
+REGION = "us-east-1"
 
 JOBS = {
     "lab-run-02": ("lab", "run", "02", "--format", "json"),
@@ -57,3 +62,19 @@ def background_cli() -> Iterator[Callable[[str], Run]]:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+
+
+@pytest.fixture(scope="module")
+def fresh_env(emulator: Any) -> Callable[[], LabEnv]:
+    """A factory of lab environments, each on a freshly reset emulator."""
+
+    def make() -> LabEnv:
+        emulator.reset()
+        return LabEnv(emulator.session(REGION), REGION, emulator.account_id, emulator.endpoint_url)
+
+    return make
+
+
+def steps(run: LabRun) -> list[tuple[str, bool]]:
+    """(name, ok) of each step a lab run took."""
+    return [(s.name, s.ok) for s in run.steps]

@@ -18,6 +18,7 @@ from ecrguard.labs.catalog import get_lab
 from ecrguard.labs.runner import LabRun, live_findings, run_lab, seed_all
 from ecrguard.model import Status
 from tests.conftest import Run
+from tests.labs.conftest import steps
 
 LABS = ("01", "02", "03", "04")
 STEPS = ["setup", "exploit", "detect", "fix", "verify"]
@@ -25,27 +26,14 @@ REGION = "us-east-1"
 
 
 @pytest.fixture(scope="module")
-def fresh_env(emulator: Any) -> Callable[[], LabEnv]:
-    def make() -> LabEnv:
-        emulator.reset()
-        return LabEnv(emulator.session(REGION), REGION, emulator.account_id, emulator.endpoint_url)
-
-    return make
-
-
-@pytest.fixture(scope="module")
 def runs(fresh_env: Callable[[], LabEnv]) -> dict[str, LabRun]:
     return {n: run_lab(get_lab(n), fresh_env()) for n in LABS}
-
-
-def _steps(run: LabRun) -> list[tuple[str, bool]]:
-    return [(s.name, s.ok) for s in run.steps]
 
 
 @pytest.mark.parametrize("lab", LABS)
 def test_lab_passes_all_five_steps(runs: dict[str, LabRun], lab: str) -> None:
     run = runs[lab]
-    assert _steps(run) == [(s, True) for s in STEPS], [s.detail for s in run.steps]
+    assert steps(run) == [(s, True) for s in STEPS], [s.detail for s in run.steps]
     assert run.ok
 
 
@@ -190,7 +178,7 @@ def test_labs_share_one_emulator(emulator: Any) -> None:
     assert set(LABS) <= set(seed_all(emulator, REGION))
     for lab in ("02", "03", "04"):
         run = run_lab(get_lab(lab), env)
-        assert _steps(run)[:4] == [(s, True) for s in STEPS[:4]], [s.detail for s in run.steps]
+        assert steps(run)[:4] == [(s, True) for s in STEPS[:4]], [s.detail for s in run.steps]
         live = [f for f in run.steps[4].findings if f.file is None]
         assert live and all(f.status is Status.PASS for f in live), run.steps[4].detail
 

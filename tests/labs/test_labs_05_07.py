@@ -22,6 +22,7 @@ from ecrguard.labs.catalog import get_lab
 from ecrguard.labs.runner import LabRun, live_findings, run_lab, seed_all
 from ecrguard.model import Status
 from tests.conftest import Run, run_cli
+from tests.labs.conftest import steps
 
 LABS = ("05", "06", "07")
 STEPS = ["setup", "exploit", "detect", "fix", "verify"]
@@ -60,21 +61,8 @@ def _iac(
 
 
 @pytest.fixture(scope="module")
-def fresh_env(emulator: Any) -> Callable[[], LabEnv]:
-    def make() -> LabEnv:
-        emulator.reset()
-        return LabEnv(emulator.session(REGION), REGION, emulator.account_id, emulator.endpoint_url)
-
-    return make
-
-
-@pytest.fixture(scope="module")
 def runs(fresh_env: Callable[[], LabEnv]) -> dict[str, LabRun]:
     return {n: run_lab(get_lab(n), fresh_env()) for n in LABS}
-
-
-def _steps(run: LabRun) -> list[tuple[str, bool]]:
-    return [(s.name, s.ok) for s in run.steps]
 
 
 def _registry_arn(env: LabEnv) -> str:
@@ -87,7 +75,7 @@ def _registry_arn(env: LabEnv) -> str:
 @pytest.mark.parametrize("lab", LABS)
 def test_lab_passes_all_five_steps(runs: dict[str, LabRun], lab: str) -> None:
     run = runs[lab]
-    assert _steps(run) == [(s, True) for s in STEPS], [s.detail for s in run.steps]
+    assert steps(run) == [(s, True) for s in STEPS], [s.detail for s in run.steps]
     assert run.ok
     assert run.steps[1].detail.startswith("attack succeeds: ")
     assert "exploit now fails: " in run.steps[4].detail

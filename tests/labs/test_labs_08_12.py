@@ -21,6 +21,7 @@ from ecrguard.labs.catalog import get_lab
 from ecrguard.labs.runner import LabRun, live_findings, run_lab, seed_all
 from ecrguard.model import Status
 from tests.conftest import Run, run_cli
+from tests.labs.conftest import steps
 
 LABS = ("08", "12")
 STEPS = ["setup", "exploit", "detect", "fix", "verify"]
@@ -30,15 +31,6 @@ REGION = "us-east-1"
 @pytest.fixture(scope="module", autouse=True)
 def background_cli() -> None:
     """These tests use none of the package's background CLI runs (tests/labs/conftest.py)."""
-
-
-@pytest.fixture(scope="module")
-def fresh_env(emulator: Any) -> Callable[[], LabEnv]:
-    def make() -> LabEnv:
-        emulator.reset()
-        return LabEnv(emulator.session(REGION), REGION, emulator.account_id, emulator.endpoint_url)
-
-    return make
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -68,17 +60,13 @@ def runs(fresh_env: Callable[[], LabEnv]) -> dict[str, LabRun]:
     return {n: run_lab(get_lab(n), fresh_env()) for n in LABS}
 
 
-def _steps(run: LabRun) -> list[tuple[str, bool]]:
-    return [(s.name, s.ok) for s in run.steps]
-
-
 # ---- both labs through the runner ------------------------------------------------------
 
 
 @pytest.mark.parametrize("lab", LABS)
 def test_lab_passes_all_five_steps(runs: dict[str, LabRun], lab: str) -> None:
     run = runs[lab]
-    assert _steps(run) == [(s, True) for s in STEPS], [s.detail for s in run.steps]
+    assert steps(run) == [(s, True) for s in STEPS], [s.detail for s in run.steps]
     detect = run.steps[2]
     assert {f.rule for f in detect.findings if f.status is Status.FAIL} == set(
         get_lab(lab).module().RULES
@@ -229,7 +217,7 @@ def test_labs_share_one_emulator(emulator: Any) -> None:
         assert {f.rule for f in seeded if f.status is Status.FAIL} == set(mod.RULES), lab
     for lab in LABS:
         run = run_lab(get_lab(lab), env)
-        assert _steps(run) == [(s, True) for s in STEPS], [s.detail for s in run.steps]
+        assert steps(run) == [(s, True) for s in STEPS], [s.detail for s in run.steps]
 
 
 @pytest.mark.parametrize("lab", LABS)

@@ -21,6 +21,7 @@ from ecrguard.labs.runner import LabRun, live_findings, run_lab, seed_all
 from ecrguard.model import Status
 from ecrguard.rules.lifecycle import expires_untagged
 from tests.conftest import Run, run_cli
+from tests.labs.conftest import steps
 
 LABS = ("09", "10", "11")
 STEPS = ["setup", "exploit", "detect", "fix", "verify"]
@@ -30,15 +31,6 @@ REGION = "us-east-1"
 @pytest.fixture(scope="module", autouse=True)
 def background_cli() -> None:
     """These tests use none of the package's background CLI runs (tests/labs/conftest.py)."""
-
-
-@pytest.fixture(scope="module")
-def fresh_env(emulator: Any) -> Callable[[], LabEnv]:
-    def make() -> LabEnv:
-        emulator.reset()
-        return LabEnv(emulator.session(REGION), REGION, emulator.account_id, emulator.endpoint_url)
-
-    return make
 
 
 @pytest.fixture(scope="module")
@@ -76,17 +68,13 @@ def iac(
     return done
 
 
-def _steps(run: LabRun) -> list[tuple[str, bool]]:
-    return [(s.name, s.ok) for s in run.steps]
-
-
 # ---- every lab -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("lab", LABS)
 def test_lab_passes_all_five_steps(runs: dict[str, LabRun], lab: str) -> None:
     run = runs[lab]
-    assert _steps(run) == [(s, True) for s in STEPS], [s.detail for s in run.steps]
+    assert steps(run) == [(s, True) for s in STEPS], [s.detail for s in run.steps]
     assert run.ok
     assert run.steps[1].detail.startswith("attack succeeds: ")
     assert "exploit now fails: " in run.steps[4].detail

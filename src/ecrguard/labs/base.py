@@ -90,53 +90,58 @@ def policy_json(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2)
 
 
-def push_image(env: LabEnv, repository: str, tag: str, content: str) -> str:
-    """Push a small but real image: upload its config and layer blobs, then the manifest.
+def push_blobs(ecr: Any, config: bytes, layer: bytes, tag: str | None = None, **where: str) -> str:
+    """Push an image made of one config and one layer blob, as ``docker push`` does.
 
-    Real ECR rejects a manifest whose blobs were never uploaded, so this goes
-    through the layer-upload API exactly as ``docker push`` does.
+    The blobs go through the layer-upload API first: real ECR rejects a
+    manifest whose blobs were never uploaded. ``where`` holds repositoryName
+    and, for a push into another account's registry, registryId. Without a tag
+    the image is pushed by digest. Returns the image digest.
     """
     import hashlib
 
-    ecr = env.client("ecr")
-    layer = content.encode()
-    config = json.dumps(
-        {"architecture": "amd64", "os": "linux", "config": {"Labels": {"lab": tag}}}
-    ).encode()
+    def digest(blob: bytes) -> str:
+        return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+    for blob in (config, layer):
+        upload = ecr.initiate_layer_upload(**where)["uploadId"]
+        ecr.upload_layer_part(
+            **where,
+            uploadId=upload,
+            partFirstByte=0,
+            partLastByte=len(blob) - 1,
+            layerPartBlob=blob,
+        )
+        ecr.complete_layer_upload(**where, uploadId=upload, layerDigests=[digest(blob)])
     manifest = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
         "config": {
             "mediaType": "application/vnd.docker.container.image.v1+json",
             "size": len(config),
-            "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
+            "digest": digest(config),
         },
         "layers": [
             {
                 "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
                 "size": len(layer),
-                "digest": "sha256:" + hashlib.sha256(layer).hexdigest(),
+                "digest": digest(layer),
             }
         ],
     }
-    for blob in (config, layer):
-        upload = ecr.initiate_layer_upload(repositoryName=repository)["uploadId"]
-        ecr.upload_layer_part(
-            repositoryName=repository,
-            uploadId=upload,
-            partFirstByte=0,
-            partLastByte=len(blob) - 1,
-            layerPartBlob=blob,
-        )
-        ecr.complete_layer_upload(
-            repositoryName=repository,
-            uploadId=upload,
-            layerDigests=["sha256:" + hashlib.sha256(blob).hexdigest()],
-        )
-    resp = ecr.put_image(
-        repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag
-    )
+    tagged = {"imageTag": tag} if tag is not None else {}
+    resp = ecr.put_image(**where, imageManifest=json.dumps(manifest), **tagged)
     return str(resp["image"]["imageId"]["imageDigest"])
+
+
+def push_image(env: LabEnv, repository: str, tag: str, content: str) -> str:
+    """Push a small but real image tagged ``tag`` whose one layer holds ``content``."""
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux", "config": {"Labels": {"lab": tag}}}
+    )
+    return push_blobs(
+        env.client("ecr"), config.encode(), content.encode(), tag, repositoryName=repository
+    )
 
 
 def publish_findings(env: LabEnv, fixture: dict[str, list[dict[str, str]]]) -> None:

@@ -7,7 +7,7 @@ import json
 from contextlib import suppress
 from typing import Any, NamedTuple
 
-from ecrguard.labs.base import LabEnv, Outcome, push_image
+from ecrguard.labs.base import LabEnv, Outcome, push_blobs, push_image
 from ecrguard.rules.lifecycle import expires_untagged
 
 NUMBER = "09"
@@ -95,44 +95,10 @@ def _layer_digest(content: str) -> str:
 
 
 def _push_by_digest(ecr: Any, repo: str, content: str) -> None:
-    """Push an image without a tag, as ``docker buildx ... push-by-digest=true`` does.
-
-    Like ``base.push_image``, the blobs go through the layer-upload API first.
-    """
-    layer = content.encode()
+    """Push an image without a tag, as ``docker buildx ... push-by-digest=true`` does."""
     config = json.dumps({"architecture": "amd64", "os": "linux", "config": {}}).encode()
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-            "size": len(config),
-            "digest": "sha256:" + hashlib.sha256(config).hexdigest(),
-        },
-        "layers": [
-            {
-                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                "size": len(layer),
-                "digest": _layer_digest(content),
-            }
-        ],
-    }
-    for blob in (config, layer):
-        upload = ecr.initiate_layer_upload(repositoryName=repo)["uploadId"]
-        ecr.upload_layer_part(
-            repositoryName=repo,
-            uploadId=upload,
-            partFirstByte=0,
-            partLastByte=len(blob) - 1,
-            layerPartBlob=blob,
-        )
-        ecr.complete_layer_upload(
-            repositoryName=repo,
-            uploadId=upload,
-            layerDigests=["sha256:" + hashlib.sha256(blob).hexdigest()],
-        )
     with suppress(ecr.exceptions.ImageAlreadyExistsException):  # pushed by an earlier setup
-        ecr.put_image(repositoryName=repo, imageManifest=json.dumps(manifest))
+        push_blobs(ecr, config, content.encode(), repositoryName=repo)
 
 
 def _push_tagged(env: LabEnv, repo: str, tag: str, content: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -13,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ecrguard.errors import LabError
-from ecrguard.labs.base import OUTSIDER, LabEnv, Outcome, push_image
+from ecrguard.labs.base import OUTSIDER, LabEnv, Outcome, push_blobs, push_image
 from ecrguard.model import Finding
 
 NUMBER = "12"
@@ -175,42 +174,10 @@ def _outsider(env: LabEnv) -> LabEnv:
 
 def _push_into(outsider: LabEnv, owner: str, content: str) -> str:
     """Push an image into the owner's repository from the outsider's account."""
-    ecr = outsider.client("ecr")
-    where = {"registryId": owner, "repositoryName": REPO}
-    layer = content.encode()
     config = json.dumps({"architecture": "amd64", "os": "linux", "config": {}}).encode()
-
-    def digest(blob: bytes) -> str:
-        return "sha256:" + hashlib.sha256(blob).hexdigest()
-
-    for blob in (config, layer):
-        upload = ecr.initiate_layer_upload(**where)["uploadId"]
-        ecr.upload_layer_part(
-            **where,
-            uploadId=upload,
-            partFirstByte=0,
-            partLastByte=len(blob) - 1,
-            layerPartBlob=blob,
-        )
-        ecr.complete_layer_upload(**where, uploadId=upload, layerDigests=[digest(blob)])
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-            "size": len(config),
-            "digest": digest(config),
-        },
-        "layers": [
-            {
-                "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                "size": len(layer),
-                "digest": digest(layer),
-            }
-        ],
-    }
-    pushed = ecr.put_image(**where, imageManifest=json.dumps(manifest), imageTag=TAG)
-    return str(pushed["image"]["imageId"]["imageDigest"])
+    return push_blobs(
+        outsider.client("ecr"), config, content.encode(), TAG, registryId=owner, repositoryName=REPO
+    )
 
 
 def _attack(env: LabEnv, run: str) -> tuple[str, str]:
