@@ -1,56 +1,20 @@
 """Faults: throttling and server errors injected into ECR calls change no finding.
 
-The injector sits on botocore's ``before-send`` event, below the retry layer, so
-each injected error is a real HTTP answer that the client's adaptive retries
-must absorb, exactly as they would absorb AWS throttling. (A ``before-call``
-handler would skip retries altogether.)
+The faults come from a loopback proxy (ecrguard.emulator.proxy) between the
+command line and the emulator, so each one is a real HTTP answer, shaped as
+ECR shapes it, that the client's adaptive retries must absorb exactly as they
+would absorb AWS throttling.
 """
 
 from __future__ import annotations
 
 import json
-import random
-from collections import Counter
 from typing import Any
 
-from botocore.awsrequest import AWSResponse
-
-from ecrguard import engine
-from ecrguard.rules import RULES
-from ecrguard.sources.aws import collect
+from ecrguard.emulator.proxy import FaultProxy
+from tests.conftest import run_cli
 
 PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
-
-
-class _Body:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_: Any) -> Any:
-        yield self._data
-
-
-class FaultInjector:
-    """Answers a share of ECR requests with throttling (400) or a server error (500)."""
-
-    def __init__(self, seed: int, throttle: float, server_error: float) -> None:
-        self.rng = random.Random(seed)
-        self.throttle = throttle
-        self.server_error = server_error
-        self.injected: Counter[str] = Counter()
-
-    def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
-        roll = self.rng.random()
-        if roll < self.throttle:
-            code, status = "ThrottlingException", 400
-        elif roll < self.throttle + self.server_error:
-            code, status = "ServerException", 500
-        else:
-            return None
-        self.injected[code] += 1
-        body = json.dumps({"__type": code, "message": "injected by the test"}).encode()
-        headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "injected"}
-        return AWSResponse(request.url, status, headers, _Body(body))
 
 
 def _seed(emu: Any) -> None:
@@ -84,20 +48,48 @@ def _seed(emu: Any) -> None:
             ecr.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=json.dumps(lifecycle))
 
 
-def _findings(emu: Any, injector: FaultInjector | None) -> list[tuple[str, str, str, str]]:
-    session = emu.session()
-    if injector is not None:
-        session.events.register("before-send.ecr", injector)
-    inv = collect(session, ["us-east-1"], endpoint_url=emu.endpoint_url)
-    found = engine.run(inv, RULES.values(), engine.context_for(inv))
-    return sorted((f.rule, f.resource, f.status.value, f.message) for f in found)
+def _scan(endpoint_url: str, *extra: str) -> tuple[int, dict[str, Any], str]:
+    r = run_cli(
+        "scan", "--endpoint-url", endpoint_url, "--region", "us-east-1", "--format", "json", *extra
+    )
+    return r.code, json.loads(r.out) if r.out else {}, r.err
 
 
-def test_throttling_and_server_errors_change_no_finding(emulator: Any) -> None:
+def _verdicts(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    return sorted((f["rule"], f["resource"], f["status"], f["message"]) for f in report["findings"])
+
+
+def test_faults_from_a_loopback_proxy_change_no_finding(emulator: Any) -> None:
     _seed(emulator)
-    clean = _findings(emulator, None)
-    injector = FaultInjector(seed=7, throttle=0.05, server_error=0.02)
-    faulty = _findings(emulator, injector)
-    assert injector.injected["ThrottlingException"] > 0 and injector.injected["ServerException"] > 0
-    assert faulty == clean
-    assert not [f for f in faulty if f[2] == "UNKNOWN"]
+    clean_code, clean, _ = _scan(emulator.endpoint_url)
+
+    with FaultProxy(emulator.endpoint_url, throttle=0.05, server_error=0.02, seed=11) as proxy:
+        code, faulty, err = _scan(proxy.endpoint_url)
+
+    assert proxy.injected["ThrottlingException"] > 0 and proxy.injected["ServerException"] > 0
+    assert code == clean_code == 1, err  # public policies fail in both
+    assert _verdicts(faulty) == _verdicts(clean)
+    assert faulty["summary"]["UNKNOWN"] == 0 and faulty["issues"] == []
+    # Retried calls are counted once: the faults cost time, not extra calls.
+    assert faulty["summary"]["api_calls"] == clean["summary"]["api_calls"]
+
+
+def test_a_denied_api_makes_its_checks_unknown_and_the_result_partial(emulator: Any) -> None:
+    _seed(emulator)
+    clean_code, clean, _ = _scan(emulator.endpoint_url, "--fail-on", "never")
+
+    with FaultProxy(emulator.endpoint_url, deny={"DescribeImages"}) as proxy:
+        code, partial, err = _scan(proxy.endpoint_url, "--fail-on", "never")
+        allowed_code, _, _ = _scan(proxy.endpoint_url, "--fail-on", "never", "--allow-partial")
+
+    assert clean_code == 0 and code == 3 and allowed_code == 0
+    assert "partial result" in err and "AccessDenied: ecr:DescribeImages" in err
+    assert {i["reason"] for i in partial["issues"]} == {"AccessDenied: ecr:DescribeImages"}
+    assert len(partial["issues"]) == 40  # one per repository, each named
+    assert partial["summary"]["failed_calls"] == 40
+    unknown = [f for f in partial["findings"] if f["status"] == "UNKNOWN"]
+    assert unknown and all("ecr:DescribeImages" in f["message"] for f in unknown)
+    # Only the checks that needed the images changed; everything else is as before.
+    changed = {f["rule"] for f in unknown}
+    keep = [v for v in _verdicts(clean) if v[0] not in changed]
+    assert [v for v in _verdicts(partial) if v[0] not in changed] == keep

@@ -3,7 +3,9 @@
 The contract (commands, flags, exit codes, JSON shapes) is in DESIGN.md and is
 stable: extend it, never change it. Exit codes: 0 no failing finding at or above
 ``--fail-on``; 1 there are such findings; 2 a usage or runtime error, printed as
-one line (``--debug`` shows the traceback).
+one line (``--debug`` shows the traceback); 3 (an extension) no such findings,
+but the result is partial: calls failed or files could not be read, so some
+checks are UNKNOWN (``--allow-partial`` turns this into 0).
 
 Heavy modules (boto3, moto, tree-sitter) are imported inside the commands so
 that ``ecrguard --version`` and ``ecrguard rule`` start quickly.
@@ -21,8 +23,9 @@ from ecrguard import __version__
 from ecrguard.errors import EcrguardError, UsageError
 
 if TYPE_CHECKING:
-    from ecrguard.model import Finding, Inventory
+    from ecrguard.model import Inventory
     from ecrguard.report import Report
+    from ecrguard.sources.aws import CallStats
 
 app = typer.Typer(
     name="ecrguard",
@@ -68,6 +71,14 @@ ParamOpt = Annotated[
 FormatOpt = Annotated[str, typer.Option("--format", help=FORMAT_HELP)]
 OutputOpt = Annotated[Path | None, typer.Option("--output", help="Write the report to this file.")]
 FailOnOpt = Annotated[str, typer.Option("--fail-on", help=FAIL_ON_HELP)]
+AllowPartialOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-partial",
+        help="Exit 0, not 3, when nothing fails but some checks are UNKNOWN because API calls "
+        "failed or files could not be read.",
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -176,11 +187,24 @@ def _judge(
     return Report(findings, command, issues, stats or {})
 
 
-def _exit_for(findings: list[Finding], fail_on: str) -> None:
+PARTIAL_EXIT = 3
+
+
+def _exit_for(report: Report, fail_on: str, allow_partial: bool) -> None:
+    """1 for failing findings; else 3 when the result is partial; else 0."""
     from ecrguard import engine
 
-    if engine.failing(findings, _severity(fail_on)):
+    if engine.failing(list(report.findings), _severity(fail_on)):
         raise typer.Exit(1)
+    if report.issues and not allow_partial:
+        first = report.issues[0]
+        more = f" and {len(report.issues) - 1} more" if len(report.issues) > 1 else ""
+        typer.echo(
+            f"partial result: {first['scope']}: {first['reason']}{more}; the checks they "
+            "feed are UNKNOWN (exit 3; --allow-partial exits 0)",
+            err=True,
+        )
+        raise typer.Exit(PARTIAL_EXIT)
 
 
 # ---- scan --------------------------------------------------------------------------
@@ -225,8 +249,30 @@ def scan(
     fmt: FormatOpt = "console",
     output: OutputOpt = None,
     fail_on: FailOnOpt = "low",
+    allow_partial: AllowPartialOpt = False,
+    max_workers: Annotated[
+        int,
+        typer.Option(
+            "--max-workers",
+            min=1,
+            max=256,
+            help="API calls in flight at once (threads); calls wait on the network, not the CPU.",
+        ),
+    ] = 32,
+    progress: Annotated[
+        bool,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Show a progress bar on stderr. Only ever shown on a terminal, never under "
+            "CI=true, and not when a machine format goes to stdout.",
+        ),
+    ] = True,
 ) -> None:
     """Scan a live AWS account (read-only) or an emulator.
+
+    Only Describe/Get/List calls are made (docs/permissions.md has the IAM policy).
+    A call that still fails after retries makes the checks it feeds UNKNOWN and
+    the scan goes on; exit code 3 then says the result is partial.
 
     \b
     Examples:
@@ -242,6 +288,7 @@ def scan(
     labs = _labs(lab or [])
     params = _params(param or [])
     _severity(fail_on)
+    show_bar = progress and _bar_allowed(fmt, output)
     if seed_labs and not emulator:
         raise UsageError("--seed-labs needs --emulator (it never touches a real account)")
     if emulator and (endpoint_url or profile):
@@ -258,13 +305,26 @@ def scan(
                 seeded = seed_all(emu, regions[0])
                 # Without --region, scan everywhere a lab was seeded.
                 regions = region or sorted(set(seeded.values()))
-            inventory, calls = _collect(emu.session(regions[0]), regions, emu.endpoint_url)
+            inventory, calls = _collect(
+                emu.session(regions[0]), regions, emu.endpoint_url, max_workers, show_bar
+            )
     else:
         session = _session(profile, endpoint_url)
-        inventory, calls = _collect(session, region, endpoint_url)
-    stats = {"api_calls": calls, "seconds": round(time.perf_counter() - started, 3)}
+        inventory, calls = _collect(session, region, endpoint_url, max_workers, show_bar)
+    stats = {
+        "api_calls": calls.total,
+        "failed_calls": len(inventory.issues),
+        "workers": max_workers,
+        "regions": len(inventory.scopes),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
     if _state["debug"]:
-        typer.echo(f"debug: {calls} API calls in {stats['seconds']} s", err=True)
+        by_operation = ", ".join(f"{op} {n}" for op, n in sorted(calls.calls.items()))
+        typer.echo(
+            f"debug: {calls.total} API calls ({len(inventory.issues)} failed) with "
+            f"{max_workers} workers in {stats['seconds']} s: {by_operation}",
+            err=True,
+        )
     report = _judge(
         inventory,
         command="scan",
@@ -276,7 +336,17 @@ def scan(
         stats=stats,
     )
     _emit(report, fmt, output)
-    _exit_for(list(report.findings), fail_on)
+    _exit_for(report, fail_on, allow_partial)
+
+
+def _bar_allowed(fmt: str, output: Path | None) -> bool:
+    import os
+
+    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+        return False
+    if fmt != "console" and output is None:
+        return False  # stdout carries the report; keep the terminal for it alone
+    return sys.stderr.isatty()
 
 
 def _session(profile: str | None, endpoint_url: str | None) -> Any:
@@ -302,13 +372,50 @@ def _session(profile: str | None, endpoint_url: str | None) -> Any:
 
 
 def _collect(
-    session: Any, regions: list[str] | None, endpoint_url: str | None
-) -> tuple[Inventory, int]:
+    session: Any,
+    regions: list[str] | None,
+    endpoint_url: str | None,
+    max_workers: int,
+    show_bar: bool,
+) -> tuple[Inventory, CallStats]:
     from ecrguard.sources.aws import CallStats, collect
 
     stats = CallStats()
-    inventory = collect(session, regions or None, endpoint_url=endpoint_url, stats=stats)
-    return inventory, stats.total
+    if not show_bar:
+        inventory = collect(
+            session,
+            regions or None,
+            endpoint_url=endpoint_url,
+            max_workers=max_workers,
+            stats=stats,
+        )
+        return inventory, stats
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    # transient: the bar is gone once the scan ends, leaving only the report.
+    with Progress(
+        TextColumn("scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("tasks"),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("scan", total=None)
+
+        def advance(finished: int, scheduled: int) -> None:
+            bar.update(task, completed=finished, total=scheduled)
+
+        inventory = collect(
+            session,
+            regions or None,
+            endpoint_url=endpoint_url,
+            max_workers=max_workers,
+            stats=stats,
+            progress=advance,
+        )
+    return inventory, stats
 
 
 # ---- iac ---------------------------------------------------------------------------
@@ -343,6 +450,7 @@ def iac(
     fmt: FormatOpt = "console",
     output: OutputOpt = None,
     fail_on: FailOnOpt = "low",
+    allow_partial: AllowPartialOpt = False,
 ) -> None:
     """Scan infrastructure as code: Terraform, Terraform plan JSON and CloudFormation.
 
@@ -350,7 +458,9 @@ def iac(
     read; local modules are followed), plus every plan JSON file and CloudFormation
     template directly in it (*.json, *.yaml, *.yml, *.template; other YAML is skipped).
     A file is read by its content. Findings carry file and line; a value that cannot be
-    resolved gives UNKNOWN, never PASS.
+    resolved gives UNKNOWN, never PASS. A bad file given alone is an error (exit 2); in a
+    directory it is named in the report, the rest is scanned, and the exit code is 3
+    (partial) unless something fails.
 
     \b
     Examples:
@@ -379,7 +489,7 @@ def iac(
         params=params,
     )
     _emit(report, fmt, output)
-    _exit_for(list(report.findings), fail_on)
+    _exit_for(report, fail_on, allow_partial)
 
 
 def _load_iac(paths: list[Path], var_files: list[Path], owner_account: str | None) -> Inventory:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from aws_seed import (
@@ -25,6 +25,7 @@ from aws_seed import (
     seed,
 )
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
 
 from ecrguard.emulator import Emulator
 from ecrguard.errors import EcrguardError
@@ -32,6 +33,7 @@ from ecrguard.model import CollectionIssue, Inspector, Inventory, ScanningRule, 
 from ecrguard.sources.aws import REQUIRED_PERMISSIONS, CallStats, collect, enabled_regions
 
 REGIONS = ["us-east-1", "eu-west-1"]
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -341,16 +343,64 @@ def auditor(seeded: Emulator) -> Iterator[Callable[[list[str], list[str]], Any]]
     yield make
 
 
+READ_ONLY_VERBS = ("Describe", "Get", "List", "BatchGet")
+
+
+def read_only_run(emulator: Emulator, session: Any, run: Callable[[Any], T]) -> T:
+    """``run(session)`` under IAM enforcement; fails if it called any mutating API.
+
+    Every operation the session's clients call is recorded before it is sent,
+    so a mutating call is caught even where IAM would have allowed it, and even
+    when the caller swallowed the AccessDenied that followed.
+    """
+    called: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        called.append(f"{model.service_model.signing_name}:{model.name}")
+
+    session.events.register("before-call", record)
+    with emulator.iam_enforced():
+        try:
+            result: T | ClientError = run(session)
+        except ClientError as err:
+            result = err
+    mutating = sorted(
+        {
+            c
+            for c in called
+            if c not in REQUIRED_PERMISSIONS or not c.split(":")[1].startswith(READ_ONLY_VERBS)
+        }
+    )
+    assert not mutating, f"called APIs outside the read-only policy: {', '.join(mutating)}"
+    assert not isinstance(result, ClientError), result
+    return result
+
+
 def test_the_documented_read_only_permissions_are_enough(
     seeded: Emulator, auditor: Any, scan: tuple[Inventory, CallStats]
 ) -> None:
     session = auditor(list(REQUIRED_PERMISSIONS), [])
 
-    with seeded.iam_enforced():
-        inventory = collect(session, REGIONS, endpoint_url=seeded.endpoint_url)
+    inventory = read_only_run(
+        seeded, session, lambda s: collect(s, REGIONS, endpoint_url=seeded.endpoint_url)
+    )
 
-    assert inventory.issues == ()
+    assert inventory.issues == ()  # not one AccessDenied
     assert inventory == scan[0]
+
+
+def test_the_read_only_proof_fails_on_a_mutating_call(seeded: Emulator, auditor: Any) -> None:
+    """The proof above is only worth something if a scan that writes would fail it."""
+    session = auditor(list(REQUIRED_PERMISSIONS), [])
+
+    def scan_that_writes(s: Any) -> Inventory:
+        inventory = collect(s, REGIONS, endpoint_url=seeded.endpoint_url)
+        ecr = s.client("ecr", region_name="us-east-1", endpoint_url=seeded.endpoint_url)
+        ecr.put_image_tag_mutability(repositoryName="app", imageTagMutability="IMMUTABLE")
+        return inventory
+
+    with pytest.raises(AssertionError, match="ecr:PutImageTagMutability"):
+        read_only_run(seeded, session, scan_that_writes)
 
 
 def test_denied_calls_leave_values_unresolved(seeded: Emulator, auditor: Any) -> None:

@@ -6,6 +6,18 @@ and pure ``transform_*`` functions (raw responses to model objects).
 """
 
 from ecrguard.sources.aws.calls import CallStats, Failure
-from ecrguard.sources.aws.collector import REQUIRED_PERMISSIONS, collect, enabled_regions
+from ecrguard.sources.aws.collector import (
+    DEFAULT_WORKERS,
+    REQUIRED_PERMISSIONS,
+    collect,
+    enabled_regions,
+)
 
-__all__ = ["REQUIRED_PERMISSIONS", "CallStats", "Failure", "collect", "enabled_regions"]
+__all__ = [
+    "DEFAULT_WORKERS",
+    "REQUIRED_PERMISSIONS",
+    "CallStats",
+    "Failure",
+    "collect",
+    "enabled_regions",
+]

@@ -28,6 +28,7 @@ The calls (pages count as calls; only Describe*/Get*/List* are ever made):
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -84,6 +85,10 @@ REQUIRED_PERMISSIONS = (
     "organizations:ListAccounts",
 )
 _KMS_TYPES = ("KMS", "KMS_DSSE")
+# Calls are network-bound: threads wait on AWS, not on the CPU, so the pool is
+# sized for latency (about 3 calls per repository at ~50 ms each), not for cores.
+DEFAULT_WORKERS = 32
+Progress = Callable[[int, int], None]
 _FALLBACK_REGION = "us-east-1"
 
 
@@ -98,15 +103,18 @@ def collect(
     regions: Sequence[str] | None = None,
     *,
     endpoint_url: str | None = None,
-    max_workers: int = 16,
+    max_workers: int = DEFAULT_WORKERS,
     stats: CallStats | None = None,
+    progress: Progress | None = None,
 ) -> Inventory:
     """Read the account behind ``session`` in ``regions`` (default: all enabled).
 
     Denied or failing calls never raise: the values they would have filled are
     unresolved and the Inventory lists a CollectionIssue for each. Only an
     unusable session (GetCallerIdentity fails) raises :class:`EcrguardError`.
-    Pass ``stats`` to learn how many API calls were made.
+    Pass ``stats`` to learn how many API calls were made, and ``progress`` to
+    hear ``(finished, scheduled)`` task counts as they change (from worker
+    threads; ``scheduled`` grows as listings reveal more to read).
     """
     if max_workers < 1:
         raise ValueError("max_workers must be at least 1")
@@ -120,7 +128,7 @@ def collect(
         regions = _enabled_regions(clients.get("ec2", home))
     regions = list(dict.fromkeys(regions))
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ecrguard-aws") as pool:
-        return _Run(pool, clients, identity, regions, home).inventory()
+        return _Run(pool, clients, identity, regions, home, progress).inventory()
 
 
 def enabled_regions(session: Any, endpoint_url: str | None = None) -> list[str]:
@@ -170,8 +178,13 @@ class _Run:
         identity: _Identity,
         regions: list[str],
         home: str,
+        progress: Progress | None = None,
     ) -> None:
         self._pool = pool
+        self._progress = progress
+        self._scheduled = 0
+        self._finished = 0
+        self._count_lock = threading.Lock()
         self._clients = clients
         self._account = identity.account
         self._partition = identity.partition
@@ -193,7 +206,23 @@ class _Run:
         def run() -> T | Failure:
             return attempt(operation, lambda: call(self._clients.get(service, region)))
 
-        return self._pool.submit(run)
+        return self._spawn(run)
+
+    def _spawn(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Run ``fn(*args)`` on the pool, counted for progress."""
+        future = self._pool.submit(fn, *args)
+        if self._progress is not None:
+            with self._count_lock:
+                self._scheduled += 1
+            future.add_done_callback(self._one_finished)
+        return future
+
+    def _one_finished(self, _: Future[Any]) -> None:
+        assert self._progress is not None
+        with self._count_lock:
+            self._finished += 1
+            finished, scheduled = self._finished, self._scheduled
+        self._progress(finished, scheduled)
 
     def _then(self, future: Future[Any], handler: Callable[[Any], None]) -> Future[Any]:
         self._waiting[future] = handler
@@ -201,7 +230,7 @@ class _Run:
 
     def inventory(self) -> Inventory:
         per_region = {r: self._region_calls(r) for r in self._regions}
-        organization = self._pool.submit(self._organization)
+        organization = self._spawn(self._organization)
         while self._waiting:
             done, _ = wait(self._waiting, return_when=FIRST_COMPLETED)
             for future in done:
@@ -316,7 +345,7 @@ class _Run:
                         region,
                         _with(ecr.get_lifecycle_policy, registry_id, name),
                     ),
-                    self._pool.submit(self._newest_image, region, registry_id, name),
+                    self._spawn(self._newest_image, region, registry_id, name),
                 )
             )
             self._want_key(region, raw.get("encryptionConfiguration"))
@@ -370,7 +399,7 @@ class _Run:
             return
         self._aliases[region] = self._submit("kms:ListAliases", "kms", region, kms.get_aliases)
         for ref in keys.refs:
-            self._key_calls.append((region, self._pool.submit(self._key, region, ref)))
+            self._key_calls.append((region, self._spawn(self._key, region, ref)))
 
     def _key(self, region: str, ref: str) -> _Key:
         client = self._clients.get("kms", region)
