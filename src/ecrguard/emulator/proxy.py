@@ -21,6 +21,7 @@ The choice is drawn from a seeded random generator, so a run can be repeated.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import random
@@ -213,3 +214,38 @@ def _forward(
             if not tries_left:
                 raise
     raise AssertionError("unreachable")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m ecrguard.emulator.proxy --upstream URL [--latency-ms 50] ...``
+
+    Runs the proxy in the foreground, in its own process, so that the
+    benchmarks' proxy never competes with the emulator or the scanner for
+    one interpreter's lock.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m ecrguard.emulator.proxy")
+    parser.add_argument("--upstream", required=True, help="http://127.0.0.1:PORT of the emulator")
+    parser.add_argument("--port", type=int, default=0, help="loopback port (default: any free)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
+    parser.add_argument("--throttle", type=float, default=0.0, help="share of ECR calls throttled")
+    parser.add_argument("--server-errors", type=float, default=0.0, help="share answered 500")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    proxy = FaultProxy(
+        args.upstream,
+        latency=args.latency_ms / 1000,
+        throttle=args.throttle,
+        server_error=args.server_errors,
+        seed=args.seed,
+        port=args.port,
+    )
+    with proxy:
+        print(f"proxy listening on {proxy.endpoint_url}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
