@@ -7,6 +7,7 @@ environment while the peers (Prowler, Checkov) run from theirs
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -14,6 +15,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,34 +30,42 @@ ECRGUARD = Path(sys.executable).with_name("ecrguard")
 
 @dataclass(frozen=True)
 class Measured:
-    """One run of one command: wall seconds, the child's own peak RSS, its exit code."""
+    """One run of one command: wall seconds, its own peak RSS and CPU seconds, exit code."""
 
     seconds: float
     peak_mb: float
     code: int
+    cpu_seconds: float = 0.0
 
 
 def measure(
-    command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+    command: list[str],
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    stdout: Path | None = None,
 ) -> Measured:
-    """Run ``command`` to completion; its output goes to /dev/null.
+    """Run ``command`` to completion; its output goes to ``stdout`` (a file) or /dev/null.
 
-    ``os.wait4`` reports the peak RSS of exactly this child (``ru_maxrss``, KiB on
-    Linux), where ``getrusage(RUSAGE_CHILDREN)`` would give the largest of all
-    children reaped so far.
+    The command is forked from bench/peak_rss.py, which reaps it with
+    ``os.wait4`` and reports exactly its peak RSS and CPU time: forked from this
+    driver, it would inherit the driver's peak (Linux keeps ``ru_maxrss`` across
+    exec), and the drivers import boto3 or generate corpora in memory.
     """
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        command,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        cwd=cwd,
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(round(seconds, 3), round(usage.ru_maxrss / 1024, 1), proc.returncode)
+    with tempfile.NamedTemporaryFile() as peak, contextlib.ExitStack() as stack:
+        out = stack.enter_context(stdout.open("wb")) if stdout else subprocess.DEVNULL
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-S", str(BENCH / "peak_rss.py"), peak.name, "--", *command],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            check=False,
+        )
+        seconds = time.perf_counter() - started
+        kib, cpu = (Path(peak.name).read_text() or "0 0").split()
+    return Measured(round(seconds, 3), round(int(kib) / 1024, 1), done.returncode, float(cpu))
 
 
 def median(values: list[float]) -> float:

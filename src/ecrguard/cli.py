@@ -708,10 +708,14 @@ def hunt(
 
 
 def _read_policy(path: Path) -> dict[str, Any]:
+    from ecrguard.errors import PolicyParseError
     from ecrguard.policy import parse_policy
+    from ecrguard.policy.parse import MAX_POLICY_BYTES
 
     try:
-        data = path.read_bytes()
+        with path.open("rb") as fh:
+            # One byte past the limit is enough to refuse it; /dev/zero never ends.
+            data = fh.read(MAX_POLICY_BYTES + 1)
     except FileNotFoundError:
         raise UsageError(f"no such file: {path}") from None
     except IsADirectoryError:
@@ -720,7 +724,10 @@ def _read_policy(path: Path) -> dict[str, Any]:
         raise EcrguardError(f"cannot read {path}: {err.strerror}") from None
     import json
 
-    parse_policy(data)  # raises a one-line PolicyParseError on anything that is not a policy
+    try:
+        parse_policy(data)  # a one-line PolicyParseError on anything that is not a policy
+    except PolicyParseError as err:
+        raise PolicyParseError(f"{path}: {err}") from None
     doc: dict[str, Any] = json.loads(data)
     return doc
 

@@ -139,6 +139,61 @@ def test_module_that_calls_itself_stops(tmp_path: Path) -> None:
     assert any("nested deeper" in i.reason for i in inventory.issues)
 
 
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def test_modules_read_depth_first_report_in_breadth_first_order(tmp_path: Path) -> None:
+    # The walk lets each module's syntax trees go once read (depth first), yet
+    # instances and issues come out as if every module had been read first.
+    _write(
+        tmp_path,
+        {
+            "main.tf": 'module "a" {\n  source = "./a"\n}\n'
+            'module "b" {\n  source = "./b"\n}\n'
+            'module "gone" {\n  source = "./nowhere"\n}\n',
+            "a/main.tf": 'module "deep" {\n  source = "./deep"\n}\n'
+            'resource "aws_ecr_repository" "r" {\n  name = "a"\n}\n',
+            "a/deep/main.tf": 'resource "aws_ecr_repository" "r" {\n  name = "deep"\n}\n',
+            "a/deep/broken.tf": "this is { not hcl\n",
+            "b/main.tf": 'resource "aws_ecr_repository" "r" {\n  name = "b"\n}\n',
+            "b/broken.tf": "also { broken\n",
+        },
+    )
+    inventory = load_terraform([tmp_path])
+    assert [r.id for r in inventory.repositories] == [
+        "module.a.aws_ecr_repository.r",
+        "module.b.aws_ecr_repository.r",
+        "module.a.module.deep.aws_ecr_repository.r",
+    ]
+    assert [
+        (Path(i.scope).relative_to(tmp_path).as_posix(), i.operation) for i in inventory.issues
+    ] == [
+        ("b/broken.tf", "terraform:parse"),
+        ("main.tf", "terraform:module"),
+        ("a/deep/broken.tf", "terraform:parse"),
+    ]
+
+
+def test_output_of_a_module_already_walked_is_read_again(tmp_path: Path) -> None:
+    # module.b's input comes from module.a, whose trees the walk let go before b.
+    _write(
+        tmp_path,
+        {
+            "main.tf": 'module "a" {\n  source = "./a"\n}\n'
+            'module "b" {\n  source = "./b"\n  name = module.a.name\n}\n',
+            "a/main.tf": 'resource "aws_ecr_repository" "r" {\n  name = "alpha"\n}\n'
+            'output "name" {\n  value = "${aws_ecr_repository.r.name}-copy"\n}\n',
+            "b/main.tf": 'variable "name" {}\n'
+            'resource "aws_ecr_repository" "r" {\n  name = var.name\n}\n',
+        },
+    )
+    inventory = load_terraform([tmp_path])
+    assert repo(inventory, "module.b.aws_ecr_repository.r").name.value == "alpha-copy"
+
+
 # -- unresolved values ----------------------------------------------------------------------
 
 UNRESOLVED = FIXTURES / "unresolved" / "main.tf"

@@ -156,8 +156,8 @@ class KmsKey(Resource):
     rotation: Sourced[bool]
     policy: Sourced[PolicyDoc | None]
 
-    def known_as(self, ref: str) -> bool:
-        """Whether a repository's kms_key value (ARN, key id, alias, IaC address) means this key."""
+    def names(self) -> set[str]:
+        """What a repository's kms_key value may say to mean this key."""
         names = {self.id}
         if self.key_id.resolved and self.key_id.value:
             names.add(self.key_id.value)
@@ -166,6 +166,11 @@ class KmsKey(Resource):
                 names.add(alias)
                 if self.account and self.region:
                     names.add(f"arn:aws:kms:{self.region}:{self.account}:{alias}")
+        return names
+
+    def known_as(self, ref: str) -> bool:
+        """Whether a repository's kms_key value (ARN, key id, alias, IaC address) means this key."""
+        names = self.names()
         return ref in names or ref.rsplit("/", 1)[-1] in names
 
 
@@ -210,6 +215,10 @@ class Inventory:
     issues: tuple[CollectionIssue, ...] = ()
     # Which (account, region) pairs were covered; IaC uses (None, None).
     scopes: tuple[tuple[str | None, str | None], ...] = field(default=())
+    # key(): each name a key is known as -> position of the first such key.
+    _key_index: dict[str, int] | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
 
     def merge(self, other: Inventory) -> Inventory:
         return Inventory(
@@ -227,7 +236,20 @@ class Inventory:
         )
 
     def key(self, ref: str) -> KmsKey | None:
-        return next((k for k in self.kms_keys if k.known_as(ref)), None)
+        """The first key ``known_as(ref)``, from an index built on first use.
+
+        Scanning every key for every repository made a configuration with
+        thousands of each quadratic.
+        """
+        index = self._key_index
+        if index is None:
+            index = {}
+            for position, key in enumerate(self.kms_keys):
+                for name in key.names():
+                    index.setdefault(name, position)
+            object.__setattr__(self, "_key_index", index)
+        hits = [index[n] for n in (ref, ref.rsplit("/", 1)[-1]) if n in index]
+        return self.kms_keys[min(hits)] if hits else None
 
 
 @dataclass(frozen=True, slots=True)

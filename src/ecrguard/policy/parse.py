@@ -111,6 +111,9 @@ def _decode(text: str | bytes) -> Any:
         except UnicodeDecodeError:
             raise PolicyParseError("policy is not UTF-8 text (a binary file?)") from None
     text = text.removeprefix("\ufeff")
+    if "\0" in text:
+        # JSON never holds a raw NUL; without this, NUL padding reads as "Expecting value".
+        raise PolicyParseError("policy is a binary file (it holds NUL bytes), not JSON")
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as err:

@@ -27,11 +27,15 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-MAX_TEMPLATE_BYTES = 10 * 1024 * 1024
+# CloudFormation itself refuses templates over 1 MB (51,200 bytes inline), so a
+# larger file cannot be a deployable template; reading one in pure-Python YAML
+# would take tens of seconds and hundreds of MB.
+MAX_TEMPLATE_BYTES = 1024 * 1024
 MAX_ALIASES = 1_000
 # Nodes a document may hold once its aliases are expanded: the resolver walks
-# expanded data, so this bounds its time and memory too.
-MAX_NODES = 1_000_000
+# expanded data, so this bounds its time and memory too. Real templates hold a
+# node per 15 bytes or so: about 70,000 in the largest CloudFormation accepts.
+MAX_NODES = 200_000
 MAX_DEPTH = 100
 
 
@@ -114,9 +118,11 @@ class _Loader(yaml.SafeLoader):
     def _grow(self, count: int, line: int) -> None:
         self.expanded += count
         if self.expanded > MAX_NODES:
-            raise ParseError(
-                f"YAML aliases expand to more than {MAX_NODES:,} nodes (an alias bomb?)", line
-            )
+            if self.alias_count:
+                what = f"YAML aliases expand to more than {MAX_NODES:,} nodes (an alias bomb?)"
+            else:
+                what = f"more than {MAX_NODES:,} YAML nodes, more than a template can hold"
+            raise ParseError(what, line)
 
 
 def _line(node: Node) -> int:

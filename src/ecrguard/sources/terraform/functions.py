@@ -95,9 +95,13 @@ def _deep(value: Any) -> Any:
 # -- encoding ---------------------------------------------------------------
 
 
+# One encoder for every call: json.dumps builds a new one whenever it is given options.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _jsonencode(value: Any) -> str:
     plain = _deep(value)
-    return json_text(plain, json.dumps(plain, separators=(",", ":"), ensure_ascii=False))
+    return json_text(plain, _COMPACT.encode(plain))
 
 
 def _jsondecode(text: Any) -> Any:

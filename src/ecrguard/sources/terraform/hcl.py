@@ -7,14 +7,44 @@ budget. Bodies of blocks are read lazily for the same reason.
 
 from __future__ import annotations
 
+import os
+import re
+import sys
+import time
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
+try:
+    import resource
+except ImportError:  # Windows: no peak-memory check
+    resource = None  # type: ignore[assignment]
+
 if TYPE_CHECKING:
-    from tree_sitter import Node, Parser
+    from tree_sitter import Node, Parser, Tree
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
+
+# Hostile text must fail fast, and tree-sitter-hcl has two slow paths real files
+# never take. Its scanner skips a whole whitespace run at each character of the
+# run, so a run where an expression may start costs its length squared (32 KiB of
+# blanks after `x =`: 11 s); and error recovery on some garbage costs far more
+# than the microsecond and few hundred bytes a byte that real files take
+# (`"${${${...`: 20 µs and 1.3 KB a byte). So no absurd whitespace run is parsed
+# (which also keeps the parser's progress checks frequent), and a parse gives up
+# after PARSE_SECONDS or once it has raised the process's peak memory by
+# PARSE_MEMORY_BYTES. The run cap also bounds the files parsed without those
+# checks (GUARDED_FROM_BYTES): eight 4 KiB runs fill 32 KiB and cost about a
+# second, where two 16 KiB runs cost seven and 300 MB.
+MAX_BLANK_RUN = 4 * 1024
+PARSE_SECONDS = 5.0
+PARSE_MEMORY_BYTES = 320 * 1024 * 1024
+# The progress checks cost a Python call per hundred bytes, half again the parse
+# itself. A file this small cannot reach either limit even at the garbage rate
+# above (0.7 s, 45 MB), so it is parsed without them.
+GUARDED_FROM_BYTES = 32 * 1024
+# Anchored at the start of a run, so the search is linear in the file.
+_BLANK_RUN = re.compile(rb"(?<![ \t\n\v\f\r])[ \t\n\v\f\r]{%d}" % MAX_BLANK_RUN)
 
 
 class K:
@@ -159,7 +189,13 @@ def parse_bytes(path: str, data: bytes) -> ParsedFile:
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         return _failed(path, f"not UTF-8 text (invalid byte at line {line})")
-    tree = parser().parse(data)
+    blanks = _BLANK_RUN.search(data)
+    if blanks is not None:
+        line = data.count(b"\n", 0, blanks.start()) + 1
+        return _failed(path, f"more than {MAX_BLANK_RUN} whitespace bytes in a row at line {line}")
+    tree = _parse_tree(data)
+    if isinstance(tree, str):
+        return _failed(path, tree)
     root = tree.root_node
     if root.has_error:
         return _failed(path, f"syntax error at line {first_error_line(root)}")
@@ -174,13 +210,86 @@ def _failed(path: str, reason: str) -> ParsedFile:
     return ParsedFile(path, (), {}, reason)
 
 
+_BUFFER = bytearray()
+
+
+def _parse_tree(data: bytes) -> Tree | str:
+    """The syntax tree, or why parsing was given up (see PARSE_SECONDS)."""
+    # py-tree-sitter 0.26 never lets go of what the read callback returns, which
+    # kept every file's bytes in memory (13 MB over 5,000 modules); so the text is
+    # handed over in one buffer reused for every file. It asks for offset 0 and then
+    # the end.
+    _BUFFER[:] = data
+    size = len(data)
+
+    def read(offset: int, _point: object) -> bytes | bytearray:
+        if offset == 0:
+            return _BUFFER
+        return data[offset:] if offset < size else b""
+
+    if size < GUARDED_FROM_BYTES:
+        # Through the callback too: faster than handing py-tree-sitter the bytes.
+        return parser().parse(read)
+
+    deadline = time.monotonic() + PARSE_SECONDS
+    peak_limit = _peak_rss() + PARSE_MEMORY_BYTES
+    why: list[str] = []
+
+    def progress(_offset: int, _has_error: bool) -> bool:
+        # Called about every hundred bytes of progress; True cancels the parse.
+        if time.monotonic() > deadline:
+            why.append(f"too slow to parse (over {PARSE_SECONDS:g} s): not ordinary HCL")
+        # Every time: error recovery on hostile input can grow memory by tens of MiB
+        # between two calls, and one getrusage per hundred bytes is cheap beside parsing.
+        elif _peak_rss() > peak_limit:
+            mib = PARSE_MEMORY_BYTES // (1024 * 1024)
+            why.append(f"needs over {mib} MiB of memory to parse: not ordinary HCL")
+        return bool(why)
+
+    hcl = parser()
+    try:
+        return hcl.parse(read, progress_callback=progress)
+    except ValueError:  # "Parsing failed": the progress callback cancelled it
+        hcl.reset()  # else the next parse would resume this one
+        return why[0] if why else "cannot be parsed"
+    finally:
+        if size > 1024 * 1024:
+            _BUFFER.clear()  # a large file's copy need not outlive its parse
+
+
+def _peak_rss() -> int:
+    """This process's peak resident memory in bytes (0 where the platform cannot say)."""
+    if resource is None:
+        return 0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # KiB except on macOS
+
+
 def parse_file(path: str) -> ParsedFile:
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
+        data = read_limited(path, MAX_FILE_BYTES + 1)
     except OSError as err:
         return _failed(path, f"cannot read file: {err.strerror or err}")
     return parse_bytes(path, data)
+
+
+def read_limited(path: str, limit: int) -> bytes:
+    """The file's bytes, at most ``limit`` of them.
+
+    Asking a buffered file for ``limit`` bytes allocates that much (8 MiB) on
+    every call; sized from fstat, reading 12,000 small files costs a quarter.
+    """
+    with open(path, "rb", buffering=0) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        data = fh.read(min(size + 1, limit)) or b""
+        # Until end of file: a read may stop short, the file may have grown, and
+        # pipes and special files report no size.
+        while len(data) < limit:
+            more = fh.read(min(limit - len(data), 1024 * 1024))
+            if not more:
+                break
+            data += more
+        return data
 
 
 def first_error_line(root: Node) -> int:

@@ -68,6 +68,12 @@ WANTED = _REGISTRY_TYPES | {
     "aws_cloudwatch_event_target",
     "aws_inspector2_enabler",
 }
+# Attributes the mapping reads of no type; readers may skip evaluating them
+# (the HCL reader does: tags are merged maps on every resource of a real
+# configuration). Meta-arguments are Terraform's, never a resource's settings.
+UNREAD = frozenset(
+    {"tags", "tags_all", "description", "count", "for_each", "depends_on", "provider"}
+)
 _UNDECLARED = "repository not declared in this configuration"
 _REQUIRED: Any = object()
 

@@ -73,48 +73,137 @@ class ModuleDir:
             self.providers.append(block)
 
 
+class _Dir:
+    """One module directory: its listing now, its declarations when first needed."""
+
+    __slots__ = ("decls", "entries", "slot", "users")
+
+    def __init__(self, entries: tuple[str, ...], slot: list[Any]) -> None:
+        self.entries = entries
+        # Where its parse errors go in the issue list: where reading every module
+        # breadth first would put them, whenever the files are actually parsed.
+        self.slot = slot
+        self.decls: ModuleDir | None = None
+        self.users = 0  # module instances not yet done with it
+
+
 class Load:
-    """State shared by one root module and all its children."""
+    """State shared by one root module and all its children.
+
+    Module directories are listed when a module call names them and parsed
+    when first needed; the walk (``hcl_reader.hcl_instances``) lets each
+    module's syntax trees go once it has read them, so that memory holds a
+    few modules' trees rather than every file's.
+    """
 
     def __init__(self, root_dir: str, owner_account: str | None) -> None:
         self.root_dir = root_dir
         self.owner_account = owner_account
         self.ev = Evaluator()
-        self.issues: list[CollectionIssue] = []
+        # Issues in order, with nested lists as places kept for issues found later
+        # (see _Dir.slot); collected_issues() flattens them.
+        self.issues: list[Any] = []
+        self._slot = self.issues
         self.budget = MAX_INSTANCES
-        self._dirs: dict[str, ModuleDir | None] = {}
-        # Resolved only if file() is called: realpath costs more than parsing a small file.
-        self._module_paths = [root_dir]
+        self._dirs: dict[str, _Dir | None] = {}
+        # Directories file() may read: the root and every module directory with .tf
+        # files (parsed or not yet). Resolved only if file() is called: realpath costs
+        # more than parsing a small file.
+        self._module_paths: dict[str, None] = {root_dir: None}
         self._readable: list[str] | None = None
 
     def issue(self, scope: str, operation: str, reason: str) -> None:
-        found = CollectionIssue(scope, operation, reason)
-        if found not in self.issues:
-            self.issues.append(found)
+        self._slot.append(CollectionIssue(scope, operation, reason))
+
+    def use_slot(self, slot: list[Any]) -> list[Any]:
+        """Send issues to ``slot`` from now on; returns the slot used so far."""
+        previous, self._slot = self._slot, slot
+        return previous
+
+    def collected_issues(self) -> list[CollectionIssue]:
+        """Every issue once, in order."""
+        out: list[CollectionIssue] = []
+        seen: set[CollectionIssue] = set()
+        stack: list[Any] = [iter(self.issues)]
+        while stack:
+            for item in stack[-1]:
+                if isinstance(item, list):
+                    stack.append(iter(item))
+                    break
+                if item not in seen:
+                    seen.add(item)
+                    out.append(item)
+            else:
+                stack.pop()
+        return out
 
     def module_dir(self, path: str) -> ModuleDir | None:
-        if path not in self._dirs:
-            self._dirs[path] = self._read_dir(path)
-        return self._dirs[path]
+        """A directory's declarations, read now (the root module's)."""
+        return self.declarations(path) if self.directory(path) else None
 
-    def _read_dir(self, path: str) -> ModuleDir | None:
+    def directory(self, path: str) -> bool:
+        """Whether ``path`` is a readable directory; its files are parsed later."""
+        if path not in self._dirs:
+            try:
+                entries = tuple(sorted(os.listdir(path)))
+            except OSError:
+                self._dirs[path] = None
+                return False
+            slot: list[Any] = []
+            self._slot.append(slot)
+            self._dirs[path] = _Dir(entries, slot)
+            if path not in self._module_paths and any(n.endswith(".tf") for n in entries):
+                self._module_paths[path] = None
+                if self._readable is not None:
+                    self._readable.append(_real(path))
+        return self._dirs[path] is not None
+
+    def declarations(self, path: str) -> ModuleDir:
+        found = self._dirs[path]
+        assert found is not None, path
+        if found.decls is None:
+            found.decls = self._read_dir(path, found)
+        return found.decls
+
+    def hold(self, path: str) -> None:
+        found = self._dirs.get(path)
+        if found is not None:
+            found.users += 1
+
+    def let_go(self, path: str) -> None:
+        """A module instance is done with ``path``: drop its trees when no other one needs them."""
+        found = self._dirs.get(path)
+        if found is not None:
+            found.users -= 1
+            if found.users <= 0:
+                # Read again (rarely) if some later expression needs this module.
+                found.decls = None
+
+    def forget(self, path: str) -> None:
+        """The root module's declarations are no longer needed (they are read again if they are)."""
+        found = self._dirs.get(path)
+        if found is not None:
+            found.decls = None
+
+    def _read_dir(self, path: str, found: _Dir) -> ModuleDir:
+        outer = self.use_slot(found.slot)
         try:
-            entries = tuple(sorted(os.listdir(path)))
-        except OSError:
-            return None
-        files = []
-        for name in entries:
-            if not name.endswith(".tf"):
-                continue
-            parsed = parse_file(os.path.join(path, name))
-            if parsed.error:
-                self.issue(parsed.path, "terraform:parse", parsed.error)
-            else:
-                files.append(parsed)
-        if files:
-            self._module_paths.append(path)
+            files = []
+            for name in found.entries:
+                if not name.endswith(".tf"):
+                    continue
+                parsed = parse_file(os.path.join(path, name))
+                if parsed.error:
+                    self.issue(parsed.path, "terraform:parse", parsed.error)
+                else:
+                    files.append(parsed)
+        finally:
+            self.use_slot(outer)
+        if not files and path != self.root_dir and path in self._module_paths:
+            # Only directories with readable configuration count.
+            del self._module_paths[path]
             self._readable = None
-        return ModuleDir(path, files, entries)
+        return ModuleDir(path, files, found.entries)
 
     def read_file(self, path: str) -> str | Unknown:
         full = path if os.path.isabs(path) else os.path.join(self.root_dir, path)
@@ -158,7 +247,7 @@ class ModuleInstance(Ref):
     def __init__(
         self,
         load: Load,
-        mdir: ModuleDir,
+        mdir: ModuleDir | str,
         prefix: str,
         values: dict[str, Any] | None = None,
         call: tuple[Body, Scope] | None = None,
@@ -166,13 +255,24 @@ class ModuleInstance(Ref):
         depth: int = 0,
     ) -> None:
         self.load = load
-        self.mdir = mdir
+        # A directory path is parsed on first use (Load.declarations) and can be
+        # let go once the walk is done with this module; a ModuleDir given here
+        # (the root module) is kept.
+        if isinstance(mdir, ModuleDir):
+            self._mdir: ModuleDir | None = mdir
+            self._fixed = True
+            self.module_dir = mdir.path
+        else:
+            self._mdir = None
+            self._fixed = False
+            self.module_dir = mdir
+            load.hold(mdir)
+        self._held = not self._fixed
         self.prefix = prefix  # "" or "module.m." / 'module.m["k"].'
         self.address = prefix[:-1] if prefix else "root module"
         self.values = values
         self.call = call
         self.depth = depth
-        self.module_dir = mdir.path
         self.scope = Scope(self)
         self._providers = providers
         self._cache: dict[tuple[str, str], Any] = {}
@@ -180,6 +280,16 @@ class ModuleInstance(Ref):
         self._expansions: dict[tuple[str, str], Expansion] = {}
         self._children: dict[str, list[ModuleInstance] | Unknown] = {}
         self._resources: dict[int, list[ResourceInstance]] = {}
+
+    @property
+    def mdir(self) -> ModuleDir:
+        found = self._mdir
+        if found is None:
+            if self._fixed:
+                # A root module given as a file is not a directory to read again.
+                raise RuntimeError(f"{self.module_dir}: root module read after its walk")
+            found = self._mdir = self.load.declarations(self.module_dir)
+        return found
 
     # -- references from expressions -----------------------------------------
 
@@ -443,8 +553,7 @@ class ModuleInstance(Ref):
             )
             return Unknown(f"module.{name} is nested too deeply")
         child_dir = os.path.normpath(os.path.join(self.mdir.path, source))
-        mdir = self.load.module_dir(child_dir)
-        if mdir is None:
+        if not self.load.directory(child_dir):
             self.load.issue(
                 decl.file,
                 "terraform:module",
@@ -456,7 +565,7 @@ class ModuleInstance(Ref):
         for key, suffix, scope in self.expand(decl).instances:
             child = ModuleInstance(
                 self.load,
-                mdir,
+                child_dir,
                 f"{self.prefix}module.{name}{suffix}.",
                 call=(body, scope),
                 providers=providers,
@@ -480,6 +589,28 @@ class ModuleInstance(Ref):
         return out
 
     key: Any = None
+
+    def done(self) -> None:
+        """The walk has read this module: let its syntax trees go.
+
+        Its inputs are evaluated first, while the caller's syntax is still in
+        memory, so that the caller's trees can go too. Anything evaluated later
+        (a sibling reading this module's outputs) reads the files again.
+        """
+        if self.call is not None:
+            for name in self.mdir.variables:
+                self._cached("var", name, self._var)
+            self.call = None
+        self._cache = {k: v for k, v in self._cache.items() if k[0] == "var"}
+        self._resources.clear()
+        self._expansions.clear()
+        self._mdir = None
+        if self._held:
+            self._held = False
+            self.load.let_go(self.module_dir)
+        elif self._fixed:
+            # The root module: the walk is over, and nothing reads it again.
+            self.load.forget(self.module_dir)
 
     def release(self) -> None:
         """Break reference cycles so the syntax trees are freed now, not by a later GC pass."""
