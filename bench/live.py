@@ -38,6 +38,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -268,6 +269,7 @@ def run_prowler(endpoint: str, workdir: Path) -> tuple[Measured, dict[str, Any]]
     if prowler is None:
         return None
     out = workdir / "prowler"
+    shutil.rmtree(out, ignore_errors=True)  # Prowler adds a timestamped file per run
     command = [str(prowler), "aws", "--service", "ecr", "-f", REGION]
     command += ["-M", "json-ocsf", "-o", str(out), "--no-banner"]
     run = measure(command, env=fake_aws_env(AWS_ENDPOINT_URL=endpoint), cwd=workdir)
