@@ -342,6 +342,30 @@ def _counts_match(expected: dict[str, int], fails: dict[str, int]) -> dict[str, 
     return {"expected": expected, "ecrguard": got, "match": got == expected}
 
 
+def _side_by_side(
+    repos: int, ours: list[Measured], theirs: list[Measured], details: dict[str, Any]
+) -> dict[str, Any]:
+    """ecrguard's runs and counts, and Prowler's beside them when it ran."""
+    result: dict[str, Any] = {
+        "ecrguard": summary(ours),
+        "ecrguard_details": {k: v for k, v in details.items() if k != "prowler"},
+        "correctness": _counts_match(expected_fails(repos), details["fails"]),
+    }
+    if theirs:
+        result["prowler"] = summary(theirs)
+        result["prowler_fails"] = {
+            rule: details["prowler"]["fails"].get(check, 0)
+            for rule, check in PROWLER_CHECKS.items()
+        }
+        result["wall_ratio"] = round(
+            result["ecrguard"]["median_seconds"] / result["prowler"]["median_seconds"], 3
+        )
+        result["rss_ratio"] = round(
+            result["ecrguard"]["median_peak_mb"] / result["prowler"]["median_peak_mb"], 3
+        )
+    return result
+
+
 def live_scan(repos: int, images: int, runs: int, workdir: Path) -> dict[str, Any]:
     with emulator_server() as endpoint:
         print(f"live scan: seeding {repos} repositories x {images} images at {endpoint} ...")
@@ -368,25 +392,11 @@ def live_scan(repos: int, images: int, runs: int, workdir: Path) -> dict[str, An
     result: dict[str, Any] = {
         "repositories": repos,
         "images_per_repository": images,
-        "ecrguard": summary(ours),
         "floor": {"median_seconds": median(floor), "calls": len(calls), "runs": floor},
-        "ecrguard_details": {k: v for k, v in details.items() if k != "prowler"},
-        "correctness": _counts_match(expected_fails(repos), details["fails"]),
+        **_side_by_side(repos, ours, theirs, details),
     }
     result["floor"]["calls_match_ecrguard"] = len(calls) == details["api_calls"]
     result["vs_floor"] = round(result["ecrguard"]["median_seconds"] / median(floor), 3)
-    if theirs:
-        result["prowler"] = summary(theirs)
-        result["prowler_fails"] = {
-            rule: details["prowler"]["fails"].get(check, 0)
-            for rule, check in PROWLER_CHECKS.items()
-        }
-        result["wall_ratio"] = round(
-            result["ecrguard"]["median_seconds"] / result["prowler"]["median_seconds"], 3
-        )
-        result["rss_ratio"] = round(
-            result["ecrguard"]["median_peak_mb"] / result["prowler"]["median_peak_mb"], 3
-        )
     return result
 
 
@@ -409,23 +419,11 @@ def latency_scan(repos: int, latency_ms: float, runs: int, workdir: Path) -> dic
                     f"  run {n + 1}: ecrguard {run.seconds} s"
                     + (f"; prowler {theirs[-1].seconds} s" if theirs else "")
                 )
-    result: dict[str, Any] = {
+    return {
         "repositories": repos,
         "latency_ms": latency_ms,
-        "ecrguard": summary(ours),
-        "ecrguard_details": {k: v for k, v in details.items() if k != "prowler"},
-        "correctness": _counts_match(expected_fails(repos), details["fails"]),
+        **_side_by_side(repos, ours, theirs, details),
     }
-    if theirs:
-        result["prowler"] = summary(theirs)
-        result["prowler_fails"] = {
-            rule: details["prowler"]["fails"].get(check, 0)
-            for rule, check in PROWLER_CHECKS.items()
-        }
-        result["wall_ratio"] = round(
-            result["ecrguard"]["median_seconds"] / result["prowler"]["median_seconds"], 3
-        )
-    return result
 
 
 def main() -> int:

@@ -23,6 +23,8 @@ from ecrguard import __version__
 from ecrguard.errors import EcrguardError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ecrguard.model import Inventory
     from ecrguard.report import Report
     from ecrguard.sources.aws import CallStats
@@ -413,15 +415,19 @@ def _collect(
 
     _fewer_malloc_arenas()
     stats = CallStats()
-    if not show_bar:
-        inventory = collect(
+
+    def run(progress: Callable[[int, int], None] | None = None) -> Inventory:
+        return collect(
             session,
             regions or None,
             endpoint_url=endpoint_url,
             max_workers=max_workers,
             stats=stats,
+            progress=progress,
         )
-        return inventory, stats
+
+    if not show_bar:
+        return run(), stats
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -439,14 +445,7 @@ def _collect(
         def advance(finished: int, scheduled: int) -> None:
             bar.update(task, completed=finished, total=scheduled)
 
-        inventory = collect(
-            session,
-            regions or None,
-            endpoint_url=endpoint_url,
-            max_workers=max_workers,
-            stats=stats,
-            progress=advance,
-        )
+        inventory = run(advance)
     return inventory, stats
 
 
