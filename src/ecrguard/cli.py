@@ -482,6 +482,18 @@ def iac(
     output: OutputOpt = None,
     fail_on: FailOnOpt = "low",
     allow_partial: AllowPartialOpt = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            max=64,
+            help="Processes that read Terraform modules at once (default: one per CPU, "
+            "at most 4). Parsing is CPU-bound; the result never depends on it.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Scan infrastructure as code: Terraform, Terraform plan JSON and CloudFormation.
 
@@ -509,7 +521,7 @@ def iac(
     for p in paths:
         if not p.exists():
             raise UsageError(f"no such file or directory: {p}")
-    inventory = _load_iac(paths, var_file or [], owner_account)
+    inventory = _load_iac(paths, var_file or [], owner_account, jobs)
     report = _judge(
         inventory,
         command="iac",
@@ -523,16 +535,24 @@ def iac(
     _exit_for(report, fail_on, allow_partial)
 
 
-def _load_iac(paths: list[Path], var_files: list[Path], owner_account: str | None) -> Inventory:
+def _load_iac(
+    paths: list[Path], var_files: list[Path], owner_account: str | None, jobs: int | None = None
+) -> Inventory:
     """Each path to its loader: Terraform for directories and .tf, else by content."""
     from ecrguard.errors import InputError
+    from ecrguard.forks import default_jobs
     from ecrguard.model import Inventory
     from ecrguard.sources.terraform import load_terraform
 
     terraform = [p for p in paths if p.is_dir() or p.suffix == ".tf"]
     inventory = Inventory()
     if terraform or var_files:
-        inventory = load_terraform(terraform, var_files=var_files, owner_account=owner_account)
+        inventory = load_terraform(
+            terraform,
+            var_files=var_files,
+            owner_account=owner_account,
+            jobs=jobs or default_jobs(),
+        )
     for path in paths:
         if path.is_dir():
             inventory = inventory.merge(_iac_directory(path, owner_account))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
+from ecrguard.forks import can_fork, fork_map, split
 from ecrguard.sources.terraform.bodies import nested_blocks
 from ecrguard.sources.terraform.expressions import Scope
 from ecrguard.sources.terraform.hcl import Attr, Body
-from ecrguard.sources.terraform.modules import ModuleInstance, ResourceInstance
+from ecrguard.sources.terraform.modules import Load, ModuleInstance, ResourceInstance
 from ecrguard.sources.terraform.reading import Block, Found
 from ecrguard.sources.terraform.values import Unknown, resolve_deep
 
@@ -95,7 +97,10 @@ class HclInstance:
 
 
 def hcl_instances(
-    root: ModuleInstance, wanted: frozenset[str], unread: frozenset[str] = frozenset()
+    root: ModuleInstance,
+    wanted: frozenset[str],
+    unread: frozenset[str] = frozenset(),
+    jobs: int = 1,
 ) -> list[HclInstance]:
     """Every instance of a wanted resource type, root module first, in file order.
 
@@ -105,40 +110,53 @@ def hcl_instances(
     soon as it and the modules it calls have been read (ModuleInstance.done);
     the instances, and the issues met on the way, keep the breadth-first order
     of a walk that reads every module first.
+
+    With ``jobs`` > 1 the modules the root calls are cut into that many runs,
+    each walked by its own process (see ecrguard.forks); the result is the
+    same as walking them here.
     """
     load = root.load
     # Issues raised while evaluating attributes: a walk that reads every
     # module first would meet them after all the others.
     evaluating: list[Any] = []
-    walked: dict[int, _Walked] = {}
+    # levels[d]: (instances, issue slot) of each module d calls deep, breadth-first order.
+    levels: list[list[_Walked]] = []
     outer = load.use_slot(evaluating)
     try:
-        _visit(root, wanted, unread, walked, evaluating)
+        children = _read(root, wanted, unread, levels, 0, evaluating)
+        if jobs > 1 and len(children) >= MIN_FORKED_MODULES and can_fork():
+            _visit_forked(load, children, wanted, unread, levels, evaluating, jobs)
+        else:
+            for child in children:
+                _visit(child, wanted, unread, levels, 1, evaluating)
+        root.done()
     finally:
         load.use_slot(outer)
     out: list[HclInstance] = []
-    queue = [root]
-    for module in queue:  # grows while it is read: breadth first
-        instances, children, slot = walked[id(module)]
-        out.extend(instances)
-        load.issues.append(slot)
-        queue.extend(children)
+    for level in levels:
+        for instances, slot in level:
+            out.extend(instances)
+            load.issues.append(slot)
     load.issues.append(evaluating)
     return out
 
 
-_Walked = tuple[list[HclInstance], list[ModuleInstance], list[Any]]
+# Fewer module calls than this are read here: forking and pickling cost more
+# than the walk of a few small modules.
+MIN_FORKED_MODULES = 64
+
+_Walked = tuple[list[HclInstance], list[Any]]
 
 
-def _visit(
+def _read(
     module: ModuleInstance,
     wanted: frozenset[str],
     unread: frozenset[str],
-    walked: dict[int, _Walked],
+    levels: list[list[_Walked]],
+    depth: int,
     evaluating: list[Any],
-) -> None:
-    # A plain function, not a closure: a recursive closure is a reference cycle
-    # that would keep everything it saw alive until the garbage collector ran.
+) -> list[ModuleInstance]:
+    """Reads one module's instances into ``levels``; returns the modules it calls."""
     load = module.load
     slot: list[Any] = []
     load.use_slot(slot)
@@ -152,10 +170,70 @@ def _visit(
         children = module.children()
     finally:
         load.use_slot(evaluating)
-    walked[id(module)] = ([HclInstance(inst, unread) for inst in found], children, slot)
-    for child in children:
-        _visit(child, wanted, unread, walked, evaluating)
+    if len(levels) <= depth:
+        levels.append([])
+    # Depth first, each level in visiting order: for a tree that is the
+    # breadth-first order (both sort modules by the path of call indexes).
+    levels[depth].append(([HclInstance(inst, unread) for inst in found], slot))
+    return children
+
+
+def _visit(
+    module: ModuleInstance,
+    wanted: frozenset[str],
+    unread: frozenset[str],
+    levels: list[list[_Walked]],
+    depth: int,
+    evaluating: list[Any],
+) -> None:
+    # A plain function, not a closure: a recursive closure is a reference cycle
+    # that would keep everything it saw alive until the garbage collector ran.
+    for child in _read(module, wanted, unread, levels, depth, evaluating):
+        _visit(child, wanted, unread, levels, depth + 1, evaluating)
     module.done()
+
+
+def _visit_forked(
+    load: Load,
+    children: list[ModuleInstance],
+    wanted: frozenset[str],
+    unread: frozenset[str],
+    levels: list[list[_Walked]],
+    evaluating: list[Any],
+    jobs: int,
+) -> None:
+    """Walks runs of ``children`` in forked processes and merges what they found in order."""
+    # Issue slots of directories already listed: a child process that parses
+    # one of them fills its own copy, which has to come back.
+    shared = load.dir_slots()
+    known = {path: len(slot) for path, slot in shared.items()}
+
+    def walk(run: Sequence[ModuleInstance]) -> tuple[list[list[_Walked]], list[Any], dict]:
+        sub_levels: list[list[_Walked]] = []
+        sub_evaluating: list[Any] = []
+        load.use_slot(sub_evaluating)
+        try:
+            for child in run:
+                _visit(child, wanted, unread, sub_levels, 0, sub_evaluating)
+        finally:
+            load.use_slot(evaluating)
+        added = {
+            path: slot[known[path] :]
+            for path, slot in load.dir_slots().items()
+            if len(slot) > known.get(path, len(slot))
+        }
+        return sub_levels, sub_evaluating, added
+
+    for sub_levels, sub_evaluating, added in fork_map(walk, split(children, jobs)):
+        for depth, level in enumerate(sub_levels, start=1):
+            if len(levels) <= depth:
+                levels.append([])
+            levels[depth].extend(level)
+        evaluating.extend(sub_evaluating)
+        # What the first run (done in this process) added is here already:
+        # collected_issues() keeps each issue once.
+        for path, items in added.items():
+            shared[path].extend(items)
 
 
 def _reference(inst: ResourceInstance, attr: Attr, scope: Scope) -> tuple[str, str, str] | None:

@@ -24,6 +24,7 @@ def load_terraform(
     variables: Mapping[str, Any] | None = None,
     *,
     owner_account: str | None = None,
+    jobs: int = 1,
 ) -> Inventory:
     """Read Terraform root modules into the normalized model.
 
@@ -33,6 +34,8 @@ def load_terraform(
     ``owner_account`` stands for ``data.aws_caller_identity`` and completes
     ARNs. Files in a directory that cannot be parsed become issues; a single
     file, a missing path or a var file that cannot be read raise InputError.
+    ``jobs`` > 1 reads the modules a root calls in that many processes where
+    it can (see ecrguard.forks); the result does not depend on it.
     """
     explicit: dict[str, Any] = {}
     for var_file in var_files:
@@ -48,7 +51,7 @@ def load_terraform(
     gc.disable()
     try:
         for path in paths:
-            _load_root(str(path), explicit, owner_account, found, issues)
+            _load_root(str(path), explicit, owner_account, found, issues, jobs)
     finally:
         if collecting:
             gc.enable()
@@ -61,6 +64,7 @@ def _load_root(
     owner_account: str | None,
     found: Mapped,
     issues: list[CollectionIssue],
+    jobs: int,
 ) -> None:
     if os.path.isdir(path):
         load = Load(path, owner_account)
@@ -89,7 +93,7 @@ def _load_root(
     if load.owner_account is None:
         load.owner_account = root.pinned_account()
     try:
-        map_instances(hcl_instances(root, WANTED, UNREAD), found)
+        map_instances(hcl_instances(root, WANTED, UNREAD, jobs), found)
     finally:
         root.release()
     issues.extend(load.collected_issues())

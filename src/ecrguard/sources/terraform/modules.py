@@ -158,6 +158,10 @@ class Load:
                     self._readable.append(_real(path))
         return self._dirs[path] is not None
 
+    def dir_slots(self) -> dict[str, list[Any]]:
+        """Each listed directory's issue slot (where its parse errors go)."""
+        return {path: found.slot for path, found in self._dirs.items() if found is not None}
+
     def declarations(self, path: str) -> ModuleDir:
         found = self._dirs[path]
         assert found is not None, path
