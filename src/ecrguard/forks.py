@@ -21,13 +21,14 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 # Past a few processes the pickling and the memory of each child outweigh the gain.
 MAX_JOBS = 4
+_FAILED: Any = object()
 
 
 def default_jobs() -> int:
@@ -71,8 +72,8 @@ def fork_map(work: Callable[[T], R], pieces: Sequence[T]) -> list[R]:
         results = [work(pieces[0])]
         for i, piece in enumerate(pieces[1:]):
             child, children[i] = children[i], None
-            data = _collect(child) if child is not None else None
-            results.append(pickle.loads(data) if data is not None else work(piece))
+            result = _collect(child) if child is not None else _FAILED
+            results.append(work(piece) if result is _FAILED else result)
     finally:
         # An error (or Ctrl-C) here must not leave children behind, blocked on their pipes.
         for child in children:
@@ -96,9 +97,9 @@ def _spawn(work: Callable[[T], R], piece: T) -> tuple[int, int] | None:
         code = 1
         try:
             os.close(read_fd)
-            data = pickle.dumps(work(piece), protocol=pickle.HIGHEST_PROTOCOL)
+            result = work(piece)
             with os.fdopen(write_fd, "wb") as out:
-                out.write(data)
+                pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
             code = 0
         finally:
             # No atexit handlers, no flushing of stdio buffers copied from the parent.
@@ -117,16 +118,19 @@ def _stop(child: tuple[int, int]) -> None:
         pass
 
 
-def _collect(child: tuple[int, int]) -> bytes | None:
-    """The child's pickled result, or None when it did not finish cleanly."""
+def _collect(child: tuple[int, int]) -> Any:
+    """The child's result, or _FAILED when it did not finish cleanly."""
     pid, read_fd = child
-    chunks = []
-    # Read before waiting: a result larger than the pipe's buffer blocks the
-    # child's write until it is read.
+    # Unpickled as it arrives (no copy of the whole result in memory), and
+    # before waiting: a result larger than the pipe's buffer blocks the child's
+    # write until it is read.
+    result: Any = _FAILED
     with os.fdopen(read_fd, "rb") as pipe:
-        while chunk := pipe.read(1 << 20):
-            chunks.append(chunk)
+        try:
+            result = pickle.load(pipe)
+        except Exception:  # a child that died mid-write: its piece is redone here
+            result = _FAILED
     _, status = os.waitpid(pid, 0)
     if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
-        return None
-    return b"".join(chunks)
+        return _FAILED
+    return result
