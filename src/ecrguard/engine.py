@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -89,13 +90,23 @@ def select_rules(rules: Iterable[Rule], labs: Sequence[str] = ()) -> list[Rule]:
 
 def run(inv: Inventory, rules: Iterable[Rule], ctx: Context) -> list[Finding]:
     kinds = targets(inv)
+    ctx = ctx.memoized()
     findings: list[Finding] = []
-    for rule in rules:
-        for kind in rule.targets:
-            for resource in kinds.get(kind, ()):
-                for result in _safe(rule, resource, ctx):
-                    findings.append(_finding(rule, resource, result))
-            findings.extend(_listing_unknowns(rule, kind, inv.issues))
+    # Every finding outlives the run and rules make no reference cycles, yet the
+    # findings set off the collector's full passes over the whole inventory: a
+    # third of the judging time of a large IaC configuration, finding nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for rule in rules:
+            for kind in rule.targets:
+                for resource in kinds.get(kind, ()):
+                    for result in _safe(rule, resource, ctx):
+                        findings.append(_finding(rule, resource, result))
+                findings.extend(_listing_unknowns(rule, kind, inv.issues))
+    finally:
+        if collecting:
+            gc.enable()
     return findings
 
 
@@ -108,24 +119,26 @@ def _safe(rule: Rule, resource: Any, ctx: Context) -> list[Result]:
 
 def _finding(rule: Rule, resource: Resource, result: Result) -> Finding:
     origin = result.origin or resource.origin
+    status = result.status
     remediation = (
         rule.remediation.cli.format(**_placeholders(resource, result))
-        if result.status is Status.FAIL
+        if status is Status.FAIL
         else ""
     )
+    # Positional: once per finding, keywords cost a fifth of the constructor.
     return Finding(
-        rule=rule.id,
-        title=rule.title,
-        severity=rule.severity,
-        status=result.status,
-        labs=rule.labs,
-        resource=result.resource or resource.id,
-        region=resource.region,
-        account=resource.account,
-        file=origin.file,
-        line=origin.line,
-        message=result.message,
-        remediation=remediation,
+        rule.id,
+        rule.title,
+        rule.severity,
+        status,
+        rule.labs,
+        result.resource or resource.id,
+        resource.region,
+        resource.account,
+        origin.file,
+        origin.line,
+        result.message,
+        remediation,
     )
 
 

@@ -407,8 +407,10 @@ def test_service_grants_do_not_count_in_levels() -> None:
 def test_exposure_is_deterministic_and_cache_transparent(doc: dict[str, Any]) -> None:
     """The cached answer equals a freshly computed one, for every input form."""
     from ecrguard.policy.exposure import _exposure_cached
+    from ecrguard.policy.parse import clear_cache
 
     first = analyze(doc).to_json()
     _exposure_cached.cache_clear()
+    clear_cache()
     assert analyze(json.dumps(doc)).to_json() == first
     assert analyze(parse_policy(doc)).to_json() == first

@@ -9,14 +9,14 @@ remote source that is named but not read.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ecrguard.forks import can_fork, fork_map, split
+from ecrguard.forks import split
 from ecrguard.sources.terraform import load_terraform
 
 MODULES = 80  # over hcl_reader.MIN_FORKED_MODULES, so the CLI forks
@@ -158,24 +158,44 @@ def test_load_is_the_same_with_one_process_or_two(corpus: Path) -> None:
     assert copy.name.value == "m01-copy"
 
 
-@pytest.mark.skipif(not can_fork(), reason="this process cannot fork safely (threads running)")
+def _fresh_python(code: str) -> Any:
+    """What ``code`` prints (JSON), run in a new interpreter.
+
+    Not in this one: an emulator started by an earlier test runs a server
+    thread here, and a process with threads never forks (ecrguard.forks).
+    """
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks only on Linux")
 def test_fork_map_runs_pieces_in_children_in_order() -> None:
-    pids = fork_map(lambda piece: (piece, os.getpid()), [1, 2, 3])
-    assert [p for p, _ in pids] == [1, 2, 3]
-    assert pids[0][1] == os.getpid()
-    assert len({pid for _, pid in pids}) == 3
+    parent, results = _fresh_python(
+        "import json, os\n"
+        "from ecrguard.forks import fork_map\n"
+        "print(json.dumps([os.getpid(), fork_map(lambda p: [p, os.getpid()], [1, 2, 3])]))\n"
+    )
+    assert [piece for piece, _ in results] == [1, 2, 3]
+    assert results[0][1] == parent  # the first piece is read here
+    assert len({pid for _, pid in results}) == 3
 
 
-@pytest.mark.skipif(not can_fork(), reason="this process cannot fork safely (threads running)")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks only on Linux")
 def test_a_failing_child_is_redone_here() -> None:
-    parent = os.getpid()
-
-    def work(piece: int) -> tuple[int, int]:
-        if os.getpid() != parent:
-            raise RuntimeError("lost in the child")
-        return piece, os.getpid()
-
-    assert fork_map(work, [1, 2, 3]) == [(1, parent), (2, parent), (3, parent)]
+    parent, results = _fresh_python(
+        "import json, os\n"
+        "from ecrguard.forks import fork_map\n"
+        "parent = os.getpid()\n"
+        "def work(piece):\n"
+        "    if os.getpid() != parent:\n"
+        "        raise RuntimeError('lost in the child')\n"
+        "    return [piece, os.getpid()]\n"
+        "print(json.dumps([parent, fork_map(work, [1, 2, 3])]))\n"
+    )
+    assert results == [[1, parent], [2, parent], [3, parent]]
 
 
 def test_split_keeps_order_and_balance() -> None:

@@ -33,13 +33,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
 from ecrguard.errors import UsageError
+from ecrguard.policy.audience import Audience
 from ecrguard.policy.conditions import condition_holds, conditions_hold
 from ecrguard.policy.evaluate import (
     Caller,
@@ -50,21 +50,6 @@ from ecrguard.policy.evaluate import (
 from ecrguard.policy.glob import glob_match, has_wildcard
 from ecrguard.policy.levels import REPOSITORY_LEVELS, Levels
 from ecrguard.policy.parse import Condition, Policy, Statement, parse_policy
-
-
-class Audience(StrEnum):
-    NONE = "none"
-    TRUSTED = "trusted"
-    ORGANIZATION = "organization"
-    EXTERNAL = "external"
-    PUBLIC = "public"
-
-    @property
-    def rank(self) -> int:
-        return _RANK[self]
-
-
-_RANK = {a: i for i, a in enumerate(Audience)}
 
 _ACCOUNT = re.compile(r"\d{12}")
 # Keys whose value the requester's identity fixes; absent unless the caller sets them.
@@ -130,6 +115,12 @@ class Exposure:
         names = self.levels if levels is None else [lv for lv in levels if lv in self.levels]
         return max((self.levels[n] for n in names), key=lambda a: a.rank, default=Audience.NONE)
 
+    def copy(self) -> Exposure:
+        """The same answer with dicts of its own, for a caller that may change them."""
+        return Exposure(
+            dict(self.levels), self.external_accounts, self.service_principals, dict(self.reasons)
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "public": self.public,
@@ -186,7 +177,7 @@ def exposure(
         resource,
     )
     # The cache shares one answer between callers; hand each its own dicts.
-    return replace(cached, levels=dict(cached.levels), reasons=dict(cached.reasons))
+    return cached.copy()
 
 
 @lru_cache(maxsize=2048)

@@ -73,12 +73,55 @@ class Policy:
     id: str | None = None
 
 
+# A scan asks about the same documents again and again: three rules read every
+# repository policy, and generated configurations repeat a few policies
+# thousands of times. A Policy is immutable, so one parse can serve them all.
+_PARSED: dict[str, Policy] = {}
+_PARSED_MAX = 1024
+# Keys stay in memory, so a document larger than this is parsed every time;
+# resource policies are a few KiB.
+_PARSED_KEY_MAX = 32_768
+
+
 def parse_policy(doc: str | bytes | dict[str, Any]) -> Policy:
     """Parse a policy from JSON text or an already-decoded dict.
 
     Raises :class:`PolicyParseError` with a one-line message on anything that is
     not a policy (truncated JSON, a list, a missing Statement, a bad Effect...).
     """
+    if not isinstance(doc, dict):
+        return _parse(doc)
+    key = _content_key(doc)
+    if key is None:
+        return _parse(doc)
+    policy = _PARSED.get(key)
+    if policy is None:
+        policy = _parse(doc)  # errors are not cached: they are rare and cheap
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()  # one call, so safe for threads; a full cache is rare
+        _PARSED[key] = policy
+    return policy
+
+
+def clear_cache() -> None:
+    _PARSED.clear()
+
+
+def _content_key(doc: dict[str, Any]) -> str | None:
+    """A key equal only for documents that parse alike.
+
+    ``repr`` rather than ``json.dumps``: JSON writes a tuple like a list and a key
+    1 or None like "1" or "null", which parse differently; ``repr`` keeps every
+    type that JSON, YAML and HCL values can have apart.
+    """
+    try:
+        key = repr(doc)
+    except Exception:  # a deeply nested or odd document: parse it, uncached
+        return None
+    return key if len(key) <= _PARSED_KEY_MAX else None
+
+
+def _parse(doc: str | bytes | dict[str, Any]) -> Policy:
     data = _decode(doc) if isinstance(doc, str | bytes) else doc
     if not isinstance(data, dict):
         raise PolicyParseError(f"a policy must be a JSON object, got {_kind(data)}")

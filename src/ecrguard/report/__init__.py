@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ecrguard.errors import UsageError
-from ecrguard.model import Finding
+from ecrguard.model import Finding, Status
 
 
 @dataclass(frozen=True)
@@ -19,8 +19,9 @@ class Report:
     stats: dict[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
-        c = Counter(f.status.value for f in self.findings)
-        return {"PASS": c["PASS"], "FAIL": c["FAIL"], "UNKNOWN": c["UNKNOWN"]}
+        # By member, not .value: the enum descriptor was most of the cost.
+        c = Counter(f.status for f in self.findings)
+        return {"PASS": c[Status.PASS], "FAIL": c[Status.FAIL], "UNKNOWN": c[Status.UNKNOWN]}
 
 
 FORMATS = ("console", "json", "sarif", "ocsf", "asff", "junit", "html")

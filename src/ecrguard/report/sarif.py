@@ -29,8 +29,9 @@ support for code scanning" and "SARIF results exceed one or more limits"):
 from __future__ import annotations
 
 import hashlib
-import json
+import os
 import re
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ from urllib.parse import quote
 from ecrguard import __version__
 from ecrguard.model import Finding, Severity, Status
 from ecrguard.report import Report
+from ecrguard.report.jsontext import dumps
 
 if TYPE_CHECKING:
     from ecrguard.rules.base import Rule
@@ -73,8 +75,13 @@ def render(report: Report, root: Path | None = None) -> str:
     base = (root or Path.cwd()).resolve()
     descriptors = _descriptors(report.findings)
     index = {d["id"]: i for i, d in enumerate(descriptors)}
+    locator = _Locator(base)
+    # Each result is laid out as text as soon as it is built: holding ten thousand
+    # result dicts at once set off the collector's full passes over the heap.
     results = [
-        _result(f, index[f.rule], base) for f in report.findings if f.status is not Status.PASS
+        dumps(_result(f, index[f.rule], locator), 4)
+        for f in report.findings
+        if f.status is not Status.PASS
     ]
     run: dict[str, Any] = {
         "tool": {
@@ -91,10 +98,16 @@ def render(report: Report, root: Path | None = None) -> str:
         "automationDetails": {"id": f"ecrguard/{report.command}/"},
         "originalUriBaseIds": {SRCROOT: {"uri": base.as_uri().rstrip("/") + "/"}},
         "invocations": [_invocation(report)],
-        "results": results,
+        "results": [],
     }
     doc = {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
-    return json.dumps(doc, indent=2) + "\n"
+    text = dumps(doc)
+    if not results:
+        return text + "\n"
+    # "results" is the last key of the last run, so its [] is the last one.
+    cut = text.rindex("[]")
+    items = ",\n".join(f"        {r}" for r in results)
+    return f"{text[:cut]}[\n{items}\n      ]{text[cut + 2 :]}\n"
 
 
 # ---- rules -------------------------------------------------------------------------
@@ -183,8 +196,8 @@ def _pascal(title: str) -> str:
 # ---- results -----------------------------------------------------------------------
 
 
-def _result(f: Finding, rule_index: int, base: Path) -> dict[str, Any]:
-    uri, base_id = _artifact_uri(f, base)
+def _result(f: Finding, rule_index: int, locator: _Locator) -> dict[str, Any]:
+    uri, base_id = locator.artifact_uri(f)
     artifact: dict[str, Any] = {"uri": uri}
     if base_id:
         artifact["uriBaseId"] = base_id
@@ -225,19 +238,62 @@ def _result(f: Finding, rule_index: int, base: Path) -> dict[str, Any]:
     }
 
 
-def _artifact_uri(f: Finding, base: Path) -> tuple[str, str | None]:
-    """A URI GitHub can place: relative to ``base``, else absolute, else a pseudo path."""
-    if f.file:
-        path = Path(f.file)
-        resolved = (path if path.is_absolute() else base / path).resolve()
+class _Locator:
+    """Artifact URIs for one report.
+
+    Resolving a path costs a system call per component, and findings repeat
+    files and directories, so each file and each directory is resolved once.
+    """
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self._files: dict[str, tuple[str, str | None]] = {}
+        self._reals: dict[str, str] = {}
+
+    def artifact_uri(self, f: Finding) -> tuple[str, str | None]:
+        """A URI GitHub can place: relative to ``base``, else absolute, else a pseudo path."""
+        if not f.file:
+            return _pseudo_path(f), None
+        found = self._files.get(f.file)
+        if found is None:
+            found = self._files[f.file] = self._file_uri(f.file)
+        return found
+
+    def _file_uri(self, file: str) -> tuple[str, str | None]:
+        path = Path(file)
+        resolved = Path(self._real(str(path if path.is_absolute() else self.base / path)))
         try:
-            relative = resolved.relative_to(base)
+            relative = resolved.relative_to(self.base)
         except ValueError:
             # Outside the checkout GitHub cannot show the file anyway; an absolute
             # URI at least stays truthful and stable.
             return resolved.as_uri(), None
         return quote(relative.as_posix()), SRCROOT
-    return _pseudo_path(f), None
+
+    def _real(self, path: str) -> str:
+        """``str(Path(path).resolve())`` for an absolute path, remembering directories.
+
+        POSIX ``realpath`` resolves one component at a time, and the answer for
+        a directory is where it stands after that directory's components. So a
+        path whose last component is no symbolic link resolves to its resolved
+        directory plus that name; anything else is left to ``Path.resolve``
+        (as is Windows, whose resolution also normalises each name's case).
+        """
+        known = self._reals.get(path)
+        if known is not None:
+            return known
+        head, name = os.path.split(path)
+        if name in ("", ".", "..") or os.name != "posix":
+            return str(Path(path).resolve())
+        candidate = os.path.join(self._real(head), name)
+        try:
+            link = stat.S_ISLNK(os.lstat(candidate).st_mode)
+        except OSError:  # as realpath: a missing component stays as written
+            link = False
+        # Path.resolve also turns a symlink loop into RuntimeError.
+        real = str(Path(path).resolve()) if link else candidate
+        self._reals[path] = real
+        return real
 
 
 def _pseudo_path(f: Finding) -> str:

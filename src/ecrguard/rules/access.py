@@ -7,10 +7,10 @@ module reads a policy's strings.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecrguard.model import CreationTemplate, Registry, Repository, Severity, Sourced
-from ecrguard.policy import Audience, Exposure
+from ecrguard.policy.audience import Audience
 from ecrguard.policy.levels import REGISTRY_V1_LEVELS, REPOSITORY_LEVELS, WRITE_LEVELS, Levels
 from ecrguard.rules.base import (
     Context,
@@ -26,11 +26,14 @@ from ecrguard.rules.base import (
     unresolved,
 )
 
+if TYPE_CHECKING:
+    from ecrguard.policy.exposure import Exposure
+
 PolicyHolder = Repository | CreationTemplate
 
 
 # A verdict sees the resource, how to name it, and what its policy exposes.
-Verdict = Callable[[Any, str, Exposure], Result]
+Verdict = Callable[[Any, str, "Exposure"], Result]
 
 
 def judged(

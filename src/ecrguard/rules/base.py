@@ -8,9 +8,9 @@ explicit list lives in ``rules/__init__.py``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecrguard.model import (
     CreationTemplate,
@@ -23,8 +23,12 @@ from ecrguard.model import (
     Sourced,
     Status,
 )
-from ecrguard.policy import Audience, Exposure, exposure
+from ecrguard.policy.audience import Audience
 from ecrguard.policy.levels import REPOSITORY_LEVELS, Levels
+
+if TYPE_CHECKING:
+    # The engine loads on the first judgement: listing rules does not need it.
+    from ecrguard.policy.exposure import Exposure
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +99,25 @@ class Context:
     inventory: Inventory = field(default_factory=Inventory)
     # Rules that judge ages (finding SLAs) read the clock here, so they stay pure.
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # See memoized(); None outside an engine run.
+    _exposures: dict[tuple[Any, ...], tuple[Any, Levels, Exposure]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def owner(self, account: str | None) -> str | None:
         return account or self.owner_account
+
+    def memoized(self) -> Context:
+        """A copy that answers :meth:`exposure` once per policy document object.
+
+        EG001, EG004 and EG005 each ask about every repository policy. Keying on
+        the document's identity is sound only while nobody changes the document,
+        which holds for one engine run over a frozen inventory; so only the
+        engine uses this, and only for the length of a run.
+        """
+        ctx = replace(self)
+        object.__setattr__(ctx, "_exposures", {})
+        return ctx
 
     def exposure(
         self,
@@ -108,14 +128,26 @@ class Context:
         trusted: Iterable[str] | None = None,
     ) -> Exposure:
         owner = self.owner(account) or UNKNOWN_OWNER
-        return exposure(
+        trusted_ids = tuple(self.trusted_accounts if trusted is None else trusted)
+        memo = self._exposures
+        key = (id(policy), owner, id(levels), trusted_ids)
+        hit = memo.get(key) if memo is not None else None
+        # The entry holds the document and the levels, so their ids cannot be reused.
+        if hit is not None and hit[0] is policy and hit[1] is levels:
+            return hit[2].copy()
+        from ecrguard.policy.exposure import exposure
+
+        answer = exposure(
             policy,
             owner,
             org_id=self.org_id,
-            trusted=tuple(self.trusted_accounts if trusted is None else trusted),
+            trusted=trusted_ids,
             org_accounts=self.org_accounts,
             levels=levels,
         )
+        if memo is not None:
+            memo[key] = (policy, levels, answer.copy())
+        return answer
 
     def registry_for(self, resource: Resource) -> Registry | None:
         """The registry of a resource's account and region (IaC: of its configuration)."""

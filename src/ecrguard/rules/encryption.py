@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ecrguard.model import CreationTemplate, KmsKey, Repository, Severity
-from ecrguard.policy import Audience
+from ecrguard.policy.audience import Audience
 from ecrguard.rules.base import (
     Context,
     Docs,

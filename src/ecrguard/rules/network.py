@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ecrguard.model import Region, Repository, Severity, VpcEndpoint
-from ecrguard.policy import Caller, Decision, Request, evaluate, parse_policy
 from ecrguard.rules.base import (
     UNKNOWN_OWNER,
     Context,
@@ -158,6 +157,9 @@ def _check_endpoint_policy(ep: VpcEndpoint, ctx: Context) -> Iterator[Result]:
             ep.policy.origin,
         )
         return
+    # Imported here: `ecrguard rule` loads this module only to list its rules.
+    from ecrguard.policy import Caller, Decision, Request, evaluate, parse_policy
+
     action, resource = _EXFIL[svc]
     owner = ctx.owner(ep.account) or UNKNOWN_OWNER
     request = Request.build(Caller.parse(owner), action, resource)
@@ -237,6 +239,8 @@ def _check_pinned_pulls(repo: Repository, ctx: Context) -> Iterator[Result]:
             f"repository {name} has no policy, so nothing denies pulls from outside the VPC endpoint"
         )
         return
+    from ecrguard.policy import Caller, Decision, Request, evaluate, parse_policy  # see above
+
     owner = ctx.owner(repo.account) or UNKNOWN_OWNER
     # An owner-account principal pulling from the internet: a private-only
     # repository must deny it explicitly, whatever IAM grants.
