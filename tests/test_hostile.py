@@ -13,11 +13,14 @@ running after 20 s is killed and the test fails. As a safety net a child may
 map at most 1.5 GiB, so a regression fails here instead of exhausting the machine.
 
 Single inputs are one case each; directory scans gather many bad files and a
-few good ones in one run, to keep the file fast.
+few good ones in one run, to keep the file fast. Plan JSON is read only when a
+count of its tokens bounds what parsing it takes: the cases at the end build the
+worst shapes found just inside that bound, and a large real plan, and run them.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import random
@@ -33,6 +36,9 @@ from typing import Any
 
 import pytest
 
+from ecrguard.sources.cloudformation.parse import MAX_NODES
+from ecrguard.sources.terraform.plan import MAX_PLAN_MEMORY, _parse_cost
+from tests.terraform import large_plan
 from tests.test_cli import PUBLIC_TF
 
 pytestmark = pytest.mark.skipif(
@@ -180,6 +186,29 @@ DEEP_TEMPLATE_YAML = (
 TRUNCATED_TEMPLATE = (
     "Resources:\n  R:\n    Type: AWS::ECR::Repository\n    Properties: {RepositoryName: [\n"
 )
+# 1 MiB of empty arrays: the byte limit allows them, the node limit refuses them.
+MANY_VALUES_TEMPLATE = (
+    '{"Resources": {"R": {"Type": "AWS::ECR::Repository", "Properties": {"X": ['
+    + "[]," * 340_000
+    + "[]]}}}}"
+)
+# Cut short before Resources: only AWSTemplateFormatVersion says what these are.
+CUT_JSON_TEMPLATE = '{"AWSTemplateFormatVersion": "2010-09-09", "Description": "registry", "Res'
+CUT_YAML_TEMPLATE = (
+    'AWSTemplateFormatVersion: "2010-09-09"\nDescription: registry\n'
+    "Parameters:\n  Env:\n    Type: String\n"
+)
+LATIN1_TEMPLATE = (
+    "Resources:\n  R:\n    Type: AWS::ECR::Repository\n"
+    "    Properties:\n      RepositoryName: caf\xe9\n"
+).encode("latin-1")
+
+
+def utf16(text: str) -> bytes:
+    """What Windows PowerShell's ``>`` writes: UTF-16LE after a byte-order mark."""
+    return "\ufeff".encode("utf-16-le") + text.encode("utf-16-le")
+
+
 GOOD_TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
 Resources:
@@ -353,6 +382,26 @@ IAC_CASES: dict[str, tuple[str, str | bytes, str]] = {
     ),
     "template-truncated": ("template.yaml", TRUNCATED_TEMPLATE, "at line 5"),
     "template-alias-bomb": ("bomb.yaml", ALIAS_BOMB, "(an alias bomb?)"),
+    "template-json-340000-values": (
+        "template.json",
+        MANY_VALUES_TEMPLATE,
+        f"more than {MAX_NODES:,} JSON values, more than a template can hold",
+    ),
+    "template-json-cut-short": (
+        "template.json",
+        CUT_JSON_TEMPLATE,
+        "invalid JSON: Unterminated string at line 1",
+    ),
+    "template-yaml-cut-short": (
+        "template.yaml",
+        CUT_YAML_TEMPLATE,
+        "CloudFormation template with no Resources section",
+    ),
+    "plan-utf16": (
+        "plan.json",
+        utf16(json.dumps({"format_version": "1.2", "terraform_version": "1.9.0"})),
+        "UTF-16 text, not UTF-8",
+    ),
     "tf-random-bytes": ("main.tf", RANDOM_BYTES, "binary file, not HCL text"),
     "tf-nul-bytes": ("main.tf", NUL_BYTES, "binary file, not HCL text"),
     "tf-latin1": ("main.tf", LATIN1_TF, "not UTF-8 text (invalid byte at line 2)"),
@@ -504,14 +553,14 @@ def test_mixed_directory_names_each_bad_file_and_scans_the_good_ones(tmp_path: P
             "binary file, not plan JSON",
         ),
         "broken.tf": (UNTERMINATED_BLOCK, "terraform:parse", "syntax error at line 1"),
+        # Binary bytes hide whether they are a plan or a template: named, not passed over.
+        "random.json": (RANDOM_BYTES, "iac:read", "binary file, not JSON or YAML text"),
+        "nul.yaml": (NUL_BYTES, "iac:read", "binary file, not JSON or YAML text"),
     }
     for key, (text, message) in WRONG_PLANS.items():
         bad[f"{key}.tfplan.json"] = (text, "terraform:plan", message)
     for name, (content, _, _) in bad.items():
         (tmp_path / name).write_bytes(content.encode() if isinstance(content, str) else content)
-    # JSON and YAML that say nothing of Terraform or CloudFormation are not ours: skipped.
-    (tmp_path / "random.json").write_bytes(RANDOM_BYTES)
-    (tmp_path / "nul.yaml").write_bytes(NUL_BYTES)
     (tmp_path / "main.tf").write_text(PUBLIC_TF)
     (tmp_path / "stack.yaml").write_text(GOOD_TEMPLATE)
     (tmp_path / "good.tfplan.json").write_text(json.dumps(good_plan(), indent=2))
@@ -529,3 +578,166 @@ def test_mixed_directory_names_each_bad_file_and_scans_the_good_ones(tmp_path: P
         "Public": ("FAIL", "stack.yaml"),
         "aws_ecr_repository.plan": ("FAIL", "good.tfplan.json"),
     }
+
+
+def test_directory_names_what_it_cannot_read_and_passes_over_other_text(tmp_path: Path) -> None:
+    """Only a file whose bytes hide what it is, or that says it is ours, is named.
+
+    JSON and YAML text that is not a plan or template (a package manifest, a
+    workflow, tfvars, text in Latin-1 or UTF-16) is passed over as before: the
+    marks of a plan or template are ASCII, so they would have been seen.
+    """
+    bad: dict[str, tuple[bytes, str, str]] = {
+        "random.json": (RANDOM_BYTES, "iac:read", "binary file, not JSON or YAML text"),
+        "nul.yml": (NUL_BYTES, "iac:read", "binary file, not JSON or YAML text"),
+        "stack.template": (
+            gzip.compress(GOOD_TEMPLATE.encode(), mtime=0),
+            "iac:read",
+            "binary file, not JSON or YAML text",
+        ),
+        "plan-utf16.json": (
+            utf16(json.dumps(good_plan())),
+            "iac:read",
+            "UTF-16 text, not UTF-8 (PowerShell: | Out-File -Encoding utf8)",
+        ),
+        "cut.template.json": (
+            CUT_JSON_TEMPLATE.encode(),
+            "cloudformation:parse",
+            "invalid JSON: Unterminated string at line 1",
+        ),
+        "cut.yaml": (
+            CUT_YAML_TEMPLATE.encode(),
+            "cloudformation:parse",
+            "CloudFormation template with no Resources section",
+        ),
+        "latin1.yaml": (
+            LATIN1_TEMPLATE,
+            "cloudformation:parse",
+            "not UTF-8 text (invalid byte at line 5)",
+        ),
+    }
+    for name, (content, _, _) in bad.items():
+        (tmp_path / name).write_bytes(content)
+    others = {
+        "package.json": b'{"name": "app", "version": "1.0.0", "dependencies": {}}',
+        "ci.yml": b"on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n",
+        "terraform.tfvars.json": b'{"region": "eu-west-1"}',
+        "notes.yaml": 'owner: "Ren\xe9"\nteam: caf\xe9\n'.encode("latin-1"),
+        "settings.json": utf16('{"editor.tabSize": 2}'),
+    }
+    for name, content in others.items():
+        (tmp_path / name).write_bytes(content)
+    (tmp_path / "stack.yaml").write_text(GOOD_TEMPLATE)
+
+    child = run_measured("iac", str(tmp_path), "--format", "json", "--fail-on", "never")
+
+    within_budget(child)
+    assert "Traceback" not in child.err and "error:" not in child.err, child.err
+    assert child.code == 3, (child.code, child.err)  # partial: nothing fails, files unread
+    assert child.err.startswith("partial result: "), child.err
+    report = json.loads(child.out)
+    assert _issues(report, tmp_path) == {
+        name: (op, reason) for name, (_, op, reason) in bad.items()
+    }
+    assert _eg001(report) == {"Public": ("FAIL", "stack.yaml")}
+
+
+# ---- plan JSON: reading stays bounded up to the size limit ----------------------------
+
+PLAN_START = PLAN_HEAD + '"planned_values": {"root_module": {}}, "x": '
+MIB = 1024 * 1024
+
+
+def _key(i: int) -> str:
+    """A short key of its own for each i: the costliest kind, a new string and memo entry."""
+    digits = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    out = ""
+    while True:
+        i, rest = divmod(i, len(digits))
+        out += digits[rest]
+        if not i:
+            return out
+
+
+# Hostile plans of 32 MiB: every one would take the reader past 500 MB.
+HUGE_PLANS: dict[str, Callable[[int], str]] = {
+    "empty-arrays": lambda size: "[" + ",".join(["[]"] * (size // 3)) + "]",
+    "small-objects": lambda size: "[" + ",".join(['{"a":{}}'] * (size // 9)) + "]",
+    "short-strings": lambda size: "[" + ",".join(['"ab"'] * (size // 5)) + "]",
+}
+
+
+@pytest.mark.parametrize("shape", sorted(HUGE_PLANS))
+def test_plan_too_costly_to_parse_is_refused_unread(tmp_path: Path, shape: str) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(PLAN_START + HUGE_PLANS[shape](32 * MIB) + "}")
+    assert path.stat().st_size > 31 * MIB
+    child = run_measured("iac", str(path), "--format", "json")
+    one_line_error(child, str(path), "plan JSON too large to read within 448 MiB of memory")
+    assert child.peak_kib < 150 * 1024  # refused from counts, before anything is built
+
+
+# The costliest shapes per byte found: each member or object brings a key of its own.
+COSTLY_PLANS: dict[str, Callable[[int], str]] = {
+    "objects-of-one-object": lambda i: f'"{_key(2 * i)}":{{"{_key(2 * i + 1)}":"{_key(i)}"}}',
+    "one-object-of-strings": lambda i: f'"{_key(i)}":"{_key(i)}"',
+    "chains-of-one-key-objects": lambda i: (
+        "".join(f'{{"{_key(50 * i + j)}":' for j in range(50)) + "0" + "}" * 50
+    ),
+}
+
+
+def _costly_plan(shape: str) -> bytes:
+    """The shape repeated until reading it would take just inside MAX_PLAN_MEMORY."""
+    member = COSTLY_PLANS[shape]
+    braces = ("{", "}") if shape.startswith(("objects", "one-object")) else ("[", "]")
+    sample = ",".join(member(i) for i in range(100_000, 101_000)).encode()
+    count = int(0.975 * MAX_PLAN_MEMORY / (_parse_cost(sample) / 1000))
+    while True:
+        body = braces[0] + ",".join(member(i) for i in range(count)) + braces[1]
+        data = (PLAN_START + body + "}").encode()
+        cost = _parse_cost(data)
+        if 0.95 * MAX_PLAN_MEMORY < cost <= MAX_PLAN_MEMORY:
+            return data
+        count = int(count * 0.975 * MAX_PLAN_MEMORY / cost)
+
+
+@pytest.mark.parametrize("shape", sorted(COSTLY_PLANS))
+def test_costliest_plan_within_the_bound_is_read_within_500_mb(tmp_path: Path, shape: str) -> None:
+    """The bound's estimate holds: JSON it lets through stays under 500 MB and 20 s."""
+    path = tmp_path / "plan.json"
+    path.write_bytes(_costly_plan(shape))
+    child = run_measured("iac", str(path), "--format", "json")
+    within_budget(child)
+    assert "Traceback" not in child.err and "error:" not in child.err, child.err
+    assert child.code == 0, (child.code, child.err)
+    # Close to the bound: the cases measure what it lets through, not a small file.
+    assert child.peak_kib > 250 * 1024, child.peak_kib
+
+
+def test_a_real_plan_of_tens_of_mb_is_read(tmp_path: Path) -> None:
+    """A 28 MiB ``terraform show -json`` of 1,200 services: every repository is judged.
+
+    Plans shaped like this one are read up to about 30 MiB (see MAX_PLAN_MEMORY).
+    """
+    path = tmp_path / "plan.json"
+    path.write_text(large_plan.services(1200))
+    assert path.stat().st_size > 27 * MIB
+    child = run_measured("iac", str(path), "--format", "json", "--fail-on", "never")
+    within_budget(child)
+    assert "Traceback" not in child.err and "error:" not in child.err, child.err
+    assert child.code == 0, (child.code, child.err)
+    report = json.loads(child.out)
+    assert report["issues"] == []
+    judged = {f["resource"] for f in report["findings"] if f["rule"] == "EG001"}
+    assert judged == {large_plan.repository(i) for i in range(1200)}
+
+
+def test_a_plan_with_a_utf8_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """Windows PowerShell's ``Out-File -Encoding utf8`` writes one; JSON readers skip it."""
+    path = tmp_path / "plan.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(good_plan()).encode())
+    child = run_measured("iac", str(path), "--format", "json")
+    within_budget(child)
+    assert "error:" not in child.err, child.err
+    assert _eg001(json.loads(child.out)) == {"aws_ecr_repository.plan": ("FAIL", "plan.json")}

@@ -577,7 +577,10 @@ def _iac_directory(path: Path, owner_account: str | None) -> Inventory:
             continue
         kind = _sniff(entry)
         if kind is None:
-            continue  # other JSON and YAML (workflows, manifests, tfvars) are not ours
+            # Other JSON and YAML (workflows, manifests, tfvars) are not ours. Text in
+            # another ASCII-based encoding lands here too: the markers _sniff looks
+            # for are ASCII, so it would have been recognised had it been ours.
+            continue
         try:
             found = _load_iac_file(entry, kind, owner_account, alone=False)
         except InputError as err:
@@ -594,7 +597,13 @@ _IAC_SUFFIXES = (".json", ".yaml", ".yml", ".template")
 
 
 def _sniff(path: Path) -> str | None:
-    """What the file holds, named as its issues' operation, from its first bytes; None: not ours."""
+    """What the file holds, named as its issues' operation, from its first bytes; None: not ours.
+
+    "iac:read" is a file whose bytes hide what it holds (binary, unreadable, or
+    a plan or template in UTF-16): _load_iac_file says why it is not read.
+    """
+    import codecs
+
     from ecrguard.sources.cloudformation import looks_like_template
     from ecrguard.sources.terraform.plan import looks_like_plan
 
@@ -602,19 +611,47 @@ def _sniff(path: Path) -> str | None:
         with path.open("rb") as fh:
             head = fh.read(_SNIFF_BYTES)
     except OSError:
-        return None
+        return "iac:read"
+    wide = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+    if head.startswith(wide):
+        # Windows PowerShell's ">" writes UTF-16: decode it to see whether it is ours.
+        encoding = "utf-32" if head.startswith(wide[:2]) else "utf-16"
+        text = head.decode(encoding, "replace").encode("utf-8", "replace")
+        return "iac:read" if looks_like_plan(text[:4096]) or looks_like_template(text) else None
     if looks_like_plan(head[:4096]):
         return "terraform:plan"
     if looks_like_template(head):
         return "cloudformation:parse"
+    if b"\0" in head:
+        # Compressed, encrypted or other binary data hides whether it is a plan or
+        # a template: name it rather than pass over it.
+        return "iac:read"
     return None
 
 
 def _load_iac_file(path: Path, kind: str, owner_account: str | None, alone: bool) -> Inventory:
+    import codecs
+
+    from ecrguard.errors import InputError
     from ecrguard.model import Inventory
     from ecrguard.sources.cloudformation import NotATemplate, load_cloudformation
     from ecrguard.sources.terraform.plan import NotAPlan, load_plan
 
+    if kind == "iac:read":
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(4)
+        except OSError as err:
+            raise InputError(f"{path}: cannot read file: {err.strerror or err}") from None
+        if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+            reason = "UTF-32 text, not UTF-8 (save it as UTF-8)"
+        elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            reason = "UTF-16 text, not UTF-8 (PowerShell: | Out-File -Encoding utf8)"
+        elif alone:
+            reason = "binary file, not a Terraform .tf file, plan JSON or CloudFormation template"
+        else:
+            reason = "binary file, not JSON or YAML text"
+        raise InputError(f"{path}: {reason}")
     try:
         if kind == "cloudformation:parse":
             return load_cloudformation(path, owner_account=owner_account)

@@ -16,6 +16,12 @@ from ecrguard.sources.cloudformation.parse import MAX_TEMPLATE_BYTES, ParseError
 # A top-level Resources key (YAML at column 0, or JSON) and an AWS:: type somewhere.
 _RESOURCES = re.compile(rb'(?m)^(?:Resources|"Resources")[ \t]*:|"Resources"\s*:')
 _AWS_TYPE = re.compile(rb"AWS::[A-Za-z0-9]+::[A-Za-z0-9]+")
+# Only CloudFormation has this key, and templates usually start with it: a file cut
+# short before its Resources still says what it is.
+_FORMAT_VERSION = re.compile(
+    rb'(?m)^(?:AWSTemplateFormatVersion|"AWSTemplateFormatVersion")[ \t]*:'
+    rb'|"AWSTemplateFormatVersion"\s*:'
+)
 
 
 class NotATemplate(InputError):
@@ -23,7 +29,10 @@ class NotATemplate(InputError):
 
 
 def looks_like_template(data: bytes) -> bool:
-    """Cheap sniff: a Resources section and an AWS:: type (skips workflow and k8s YAML)."""
+    """Cheap sniff: a Resources section and an AWS:: type (skips workflow and k8s YAML),
+    or the AWSTemplateFormatVersion key."""
+    if _FORMAT_VERSION.search(data):
+        return True
     return bool(_RESOURCES.search(data)) and bool(_AWS_TYPE.search(data))
 
 
@@ -99,5 +108,9 @@ def _read(path: str) -> Any:
         raise InputError(f"{path}: {err.message}{where}") from None
     resources = template.get("Resources") if isinstance(template, dict) else None
     if not isinstance(resources, dict) or not resources:
+        if isinstance(template, dict) and "AWSTemplateFormatVersion" in template:
+            # It says it is a template, so it is not some other file to pass over:
+            # CloudFormation would refuse it too (cut short?).
+            raise InputError(f"{path}: CloudFormation template with no Resources section")
         raise NotATemplate(f"{path}: not a CloudFormation template (no Resources section)")
     return template

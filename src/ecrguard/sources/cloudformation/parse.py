@@ -35,6 +35,7 @@ MAX_ALIASES = 1_000
 # Nodes a document may hold once its aliases are expanded: the resolver walks
 # expanded data, so this bounds its time and memory too. Real templates hold a
 # node per 15 bytes or so: about 70,000 in the largest CloudFormation accepts.
+# JSON has no aliases, but 1 MiB of "[]," is 350,000 of them: the same cap holds.
 MAX_NODES = 200_000
 MAX_DEPTH = 100
 
@@ -251,6 +252,7 @@ class _JsonLines:
         self.text = text
         self.newlines = [m.start() for m in re.finditer("\n", text)]
         self.depth = 0
+        self.nodes = 0
         # Attributes py_make_scanner reads from its context.
         self.strict = True
         self.object_hook = None
@@ -271,6 +273,14 @@ class _JsonLines:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise ParseError(f"JSON nested more than {MAX_DEPTH} levels deep", self.line_at(offset))
+
+    def _count(self, offset: int) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise ParseError(
+                f"more than {MAX_NODES:,} JSON values, more than a template can hold",
+                self.line_at(offset),
+            )
 
     def _object(self, s_and_end: tuple[str, int], *_: Any) -> tuple[Mapping, int]:
         s, end = s_and_end
@@ -295,6 +305,7 @@ class _JsonLines:
                 raise JSONDecodeError("Expecting value", s, err.value) from None
             if key in out:
                 raise ParseError(f"duplicate key {key!r}", self.line_at(key_at))
+            self._count(key_at)
             out[key] = value
             out.lines[key] = self.line_at(key_at)
             end = _WS.match(s, end).end()  # type: ignore[union-attr]
@@ -319,6 +330,7 @@ class _JsonLines:
                 value, end = self.scan_once(s, end)
             except StopIteration as err:
                 raise JSONDecodeError("Expecting value", s, err.value) from None
+            self._count(end)
             out.append(value)
             end = _WS.match(s, end).end()  # type: ignore[union-attr]
             char = s[end : end + 1]
@@ -343,7 +355,10 @@ def _parse_json(text: str) -> Any:
     except StopIteration:
         raise ParseError("invalid JSON: Expecting value", reader.line_at(start)) from None
     except JSONDecodeError as err:
-        raise ParseError(f"invalid JSON: {err.msg}", err.lineno) from None
+        # "Unterminated string starting at" expects a position after it; the line is given.
+        raise ParseError(
+            f"invalid JSON: {err.msg.removesuffix(' starting at')}", err.lineno
+        ) from None
     except ValueError as err:
         raise ParseError(f"invalid JSON: {err}") from None
     except RecursionError:

@@ -14,6 +14,7 @@ appears in the file (1 for the single-line output of ``terraform show``).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -27,9 +28,22 @@ from ecrguard.sources.terraform.mapping import WANTED, Mapped, map_instances
 from ecrguard.sources.terraform.reading import Block, Found
 from ecrguard.sources.terraform.values import Unknown
 
-MAX_PLAN_BYTES = 256 * 1024 * 1024
+_MIB = 1024 * 1024
+# What reading one plan may take: its text, Python's objects for its JSON and the
+# address lines, as _parse_cost bounds them before anything is built. With the
+# interpreter's own ~25 MiB a hostile plan stays under 500 MB. A real plan
+# estimates at about 15 bytes per byte of JSON, though it uses about 5 (the bound
+# must also cover shapes no plan has), so plans up to about 30 MiB are read.
+MAX_PLAN_MEMORY = 448 * _MIB
+# The text and the strings parsed from it take at least a byte per byte each: a
+# larger file could never be read within the budget, so it is not read at all.
+MAX_PLAN_BYTES = MAX_PLAN_MEMORY // 2
 MAX_MODULE_DEPTH = 64
 _AFTER_APPLY = "known only after apply"
+# Each address's line, keyed by the address's hash: the address strings would be
+# a second copy of every address beside the parsed document's own, and a hostile
+# plan can be little but addresses. A collision could only misplace a line.
+_Lines = dict[int, int]
 
 _ADDRESS = re.compile(r'"address"\s*:\s*"((?:[^"\\]|\\.)*)"')
 _MODULE_STEP = re.compile(r'module\.([^.\[]+)(?:\[(?:"(?:[^"\\]|\\.)*"|\d+)\])?')
@@ -52,50 +66,124 @@ def looks_like_plan(head: bytes) -> bool:
 def load_plan(path: str | os.PathLike[str], *, owner_account: str | None = None) -> Inventory:
     """Read one plan JSON file into the model; bad input raises a one-line InputError."""
     path = os.fspath(path)
-    doc, text = _read(path)
-    plan = _Plan(path, doc, text, owner_account)
+    doc, lines = _read(path)
+    plan = _Plan(path, doc, lines, owner_account)
     found = Mapped()
     map_instances(plan.instances(), found)
     return found.inventory(())
 
 
-def _read(path: str) -> tuple[dict[str, Any], str]:
+def _read(path: str) -> tuple[dict[str, Any], _Lines]:
     try:
         with open(path, "rb") as fh:
-            data = fh.read(MAX_PLAN_BYTES + 1)
+            if os.fstat(fh.fileno()).st_size > MAX_PLAN_BYTES:
+                raise _too_big(path)
+            data = fh.read(MAX_PLAN_BYTES + 1)  # a pipe or device has no size to check
     except FileNotFoundError:
         raise InputError(f"no such file or directory: {path}") from None
     except OSError as err:
         raise InputError(f"{path}: cannot read file: {err.strerror or err}") from None
     if len(data) > MAX_PLAN_BYTES:
-        raise InputError(f"{path}: plan JSON larger than {MAX_PLAN_BYTES // (1024 * 1024)} MiB")
+        raise _too_big(path)
     if b"\0" in data:
         raise InputError(f"{path}: binary file, not plan JSON")
+    needed = _parse_cost(data)
+    if needed > MAX_PLAN_MEMORY:
+        containers = data.count(b"{") + data.count(b"[")
+        raise InputError(
+            f"{path}: plan JSON too large to read within {MAX_PLAN_MEMORY // _MIB} MiB of "
+            f"memory: {len(data) / _MIB:.1f} MiB with {containers:,} objects and arrays "
+            f"could need {needed // _MIB:,} MiB (scan the Terraform code instead)"
+        )
     try:
-        text = data.decode("utf-8")
+        # Windows PowerShell's Out-File -Encoding utf8 starts the file with a BOM.
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         raise InputError(f"{path}: not UTF-8 text (invalid byte at line {line})") from None
+    del data  # the text replaces it: not both beside the parsed document
+    lines = _address_lines(text)
+    # Parsed JSON holds no reference cycles, yet the collector would walk the
+    # growing document again and again while json.loads builds it: over half
+    # the time of a large plan.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         doc = json.loads(text)
     except RecursionError:
         raise InputError(f"{path}: JSON is nested too deeply") from None
     except json.JSONDecodeError as err:
-        raise InputError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}") from None
+        # "Unterminated string starting at" expects a position after it; the line is given.
+        message = err.msg.removesuffix(" starting at")
+        raise InputError(f"{path}: invalid JSON at line {err.lineno}: {message}") from None
+    finally:
+        if collecting:
+            gc.enable()
     if not isinstance(doc, dict) or "format_version" not in doc:
         raise NotAPlan(f"{path}: not Terraform plan JSON (no format_version)")
     if "planned_values" not in doc:
         raise NotAPlan(f"{path}: Terraform JSON without planned_values is not a plan")
-    return doc, text
+    return doc, lines
+
+
+def _too_big(path: str) -> InputError:
+    return InputError(f"{path}: plan JSON larger than {MAX_PLAN_BYTES // _MIB} MiB")
+
+
+# The most CPython (3.11, 64-bit) allocates per token json.loads meets, set from
+# the worst shapes measured. Each key json has not seen before costs a string and
+# an entry in its memo of keys, and a plan's text cannot show which keys repeat,
+# so every key is charged as new: an object is a dict with a table for its first
+# entries and a first member; an array a list with room for four items and its
+# first; a comma one more member or item, with a dict entry as a large table
+# grows. Each "address" costs an entry in the address lines. The worst shapes
+# found (millions of objects, or of members, each with a key of its own)
+# measure at up to 92% of this, text included; real plans at about 30%.
+_OBJECT_COST = 336
+_ARRAY_COST = 120
+_COMMA_COST = 232
+_ADDRESS_COST = 128
+_ASTRAL_LEADS = (b"\xf0", b"\xf1", b"\xf2", b"\xf3", b"\xf4")
+_WIDE_LEAD = re.compile(rb"[\xc4-\xef]")
+
+
+def _parse_cost(data: bytes) -> int:
+    """An upper bound on the bytes reading ``data`` takes, from counts made at C speed.
+
+    Counting never builds anything, so a document that would take gigabytes to
+    parse is refused in a few milliseconds per megabyte. Braces and commas inside
+    strings count too, which only overestimates.
+    """
+    # The text, and each string parsed from it, hold every character at the width
+    # of their widest one: 4 bytes once one is beyond U+FFFF (a 4-byte UTF-8
+    # sequence, or an escaped surrogate: backslash, u, D...), 2 once one is above
+    # U+00FF (a UTF-8 sequence led by C4 to EF, or any other escape but \u00XX).
+    ascii = data.isascii()
+    escapes = data.count(b"\\u")
+    if (not ascii and any(lead in data for lead in _ASTRAL_LEADS)) or (
+        escapes and (b"\\ud" in data or b"\\uD" in data)
+    ):
+        width = 4
+    elif (not ascii and _WIDE_LEAD.search(data)) or (escapes and escapes != data.count(b"\\u00")):
+        width = 2
+    else:
+        width = 1
+    return (
+        2 * width * len(data)
+        + _OBJECT_COST * data.count(b"{")
+        + _ARRAY_COST * data.count(b"[")
+        + _COMMA_COST * data.count(b",")
+        + _ADDRESS_COST * data.count(b'"address"')
+    )
 
 
 class _Plan:
     def __init__(
-        self, path: str, doc: dict[str, Any], text: str, owner_account: str | None
+        self, path: str, doc: dict[str, Any], lines: _Lines, owner_account: str | None
     ) -> None:
         self.path = path
         self.doc = doc
-        self.lines = _address_lines(text)
+        self.lines = lines
         config = self._get(doc, "configuration", dict, {})
         providers = self._get(config, "provider_config", dict, {})
         self.regions: dict[str, str | None] = {}
@@ -200,7 +288,7 @@ class _Plan:
         values = self._get(res, "values", dict, {})
         name = self._get(res, "name", str)
         config_key = (path, f"{type_}.{name}")
-        line = self.lines.get(address)
+        line = self.lines.get(hash(address))
         region = values.get("region")
         if not isinstance(region, str):
             region = self.regions.get(self.provider_keys.get(config_key, "aws"))
@@ -359,9 +447,9 @@ def _any_unknown(shape: Any) -> bool:
     return False
 
 
-def _address_lines(text: str) -> dict[str, int]:
+def _address_lines(text: str) -> _Lines:
     """The line of each address's first occurrence, in one pass over the text."""
-    lines: dict[str, int] = {}
+    lines: _Lines = {}
     line, pos = 1, 0
     for match in _ADDRESS.finditer(text):
         line += text.count("\n", pos, match.start())
@@ -372,5 +460,5 @@ def _address_lines(text: str) -> dict[str, int]:
                 raw = json.loads(f'"{raw}"')
             except ValueError:
                 continue
-        lines.setdefault(raw, line)
+        lines.setdefault(hash(raw), line)
     return lines
