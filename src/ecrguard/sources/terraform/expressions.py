@@ -7,6 +7,7 @@ with a reason; nothing is guessed. References (``var.x``, ``local.y``,
 
 from __future__ import annotations
 
+from sys import intern
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ecrguard.sources.terraform.hcl import Attr, K, unescape_template_markers, unquote
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from tree_sitter import Node
 
 _ABSENT = object()
+_INTERNED = 64
 # Roots that consume this many ``.name`` steps before a value exists.
 _ROOT_STEPS = {"var": 1, "local": 1, "module": 1, "data": 2, "path": 1, "count": 1, "each": 1}
 _BINARY = frozenset({"+", "-", "*", "/", "%", ">", ">=", "<", "<=", "==", "!=", "&&", "||"})
@@ -212,7 +214,11 @@ class Evaluator:
     def literal(self, node: Node) -> Any:
         kind = node.kind_id
         if kind == K.string_lit:
-            return unquote(self.src[node.start_byte + 1 : node.end_byte - 1].decode())
+            text = unquote(self.src[node.start_byte + 1 : node.end_byte - 1].decode())
+            # The same short strings (actions, keys, "Allow") recur in every
+            # module: one object each keeps the loaded configuration small, and
+            # a forked reader's pickle sends each once (see ecrguard.forks).
+            return intern(text) if len(text) <= _INTERNED else text
         if kind == K.numeric_lit:
             text = self.text(node)
             try:
@@ -244,7 +250,7 @@ class Evaluator:
         kids = node.children
         # A bare identifier is a literal key, as in Terraform: { name = 1 } means "name".
         if len(kids) == 1 and kids[0].kind_id == K.variable_expr:
-            return self.text(kids[0])
+            return intern(self.text(kids[0]))
         return to_text(self.eval(node, scope))
 
     def template(self, node: Node, scope: Scope) -> Any:
