@@ -116,28 +116,24 @@ def hcl_instances(
     same as walking them here.
     """
     load = root.load
-    # Issues raised while evaluating attributes: a walk that reads every
-    # module first would meet them after all the others.
-    evaluating: list[Any] = []
-    # levels[d]: (instances, issue slot) of each module d calls deep, breadth-first order.
-    levels: list[list[_Walked]] = []
-    outer = load.use_slot(evaluating)
+    walk = _Walk(wanted, unread)
+    outer = load.use_slot(walk.evaluating)
     try:
-        children = _read(root, wanted, unread, levels, 0, evaluating)
+        children = walk.read(root, 0)
         if jobs > 1 and len(children) >= MIN_FORKED_MODULES and can_fork():
-            _visit_forked(load, children, wanted, unread, levels, evaluating, jobs)
+            _visit_forked(load, children, walk, jobs)
         else:
             for child in children:
-                _visit(child, wanted, unread, levels, 1, evaluating)
+                walk.visit(child, 1)
         root.done()
     finally:
         load.use_slot(outer)
     out: list[HclInstance] = []
-    for level in levels:
+    for level in walk.levels:
         for instances, slot in level:
             out.extend(instances)
             load.issues.append(slot)
-    load.issues.append(evaluating)
+    load.issues.append(walk.evaluating)
     return out
 
 
@@ -148,88 +144,79 @@ MIN_FORKED_MODULES = 64
 _Walked = tuple[list[HclInstance], list[Any]]
 
 
-def _read(
-    module: ModuleInstance,
-    wanted: frozenset[str],
-    unread: frozenset[str],
-    levels: list[list[_Walked]],
-    depth: int,
-    evaluating: list[Any],
-) -> list[ModuleInstance]:
-    """Reads one module's instances into ``levels``; returns the modules it calls."""
-    load = module.load
-    slot: list[Any] = []
-    load.use_slot(slot)
-    try:
-        found = [
-            inst
-            for decl in module.mdir.resources
-            if decl.type in wanted
-            for inst in module.resource_instances(decl)
-        ]
-        children = module.children()
-    finally:
-        load.use_slot(evaluating)
-    if len(levels) <= depth:
-        levels.append([])
-    # Depth first, each level in visiting order: for a tree that is the
-    # breadth-first order (both sort modules by the path of call indexes).
-    levels[depth].append(([HclInstance(inst, unread) for inst in found], slot))
-    return children
+class _Walk:
+    """What one walk reads, and what it has found so far."""
+
+    __slots__ = ("evaluating", "levels", "unread", "wanted")
+
+    def __init__(self, wanted: frozenset[str], unread: frozenset[str]) -> None:
+        self.wanted = wanted
+        self.unread = unread
+        # levels[d]: (instances, issue slot) of each module d calls deep, breadth-first order.
+        self.levels: list[list[_Walked]] = []
+        # Issues raised while evaluating attributes: a walk that reads every
+        # module first would meet them after all the others.
+        self.evaluating: list[Any] = []
+
+    def read(self, module: ModuleInstance, depth: int) -> list[ModuleInstance]:
+        """Reads one module's instances into ``levels``; returns the modules it calls."""
+        load = module.load
+        slot: list[Any] = []
+        load.use_slot(slot)
+        try:
+            found = [
+                inst
+                for decl in module.mdir.resources
+                if decl.type in self.wanted
+                for inst in module.resource_instances(decl)
+            ]
+            children = module.children()
+        finally:
+            load.use_slot(self.evaluating)
+        # Depth first, each level in visiting order: for a tree that is the
+        # breadth-first order (both sort modules by the path of call indexes).
+        self.add(depth, [([HclInstance(inst, self.unread) for inst in found], slot)])
+        return children
+
+    def visit(self, module: ModuleInstance, depth: int) -> None:
+        # A method, not a closure: a recursive closure is a reference cycle that
+        # would keep everything it saw alive until the garbage collector ran.
+        for child in self.read(module, depth):
+            self.visit(child, depth + 1)
+        module.done()
+
+    def add(self, depth: int, modules: list[_Walked]) -> None:
+        while len(self.levels) <= depth:
+            self.levels.append([])
+        self.levels[depth].extend(modules)
 
 
-def _visit(
-    module: ModuleInstance,
-    wanted: frozenset[str],
-    unread: frozenset[str],
-    levels: list[list[_Walked]],
-    depth: int,
-    evaluating: list[Any],
-) -> None:
-    # A plain function, not a closure: a recursive closure is a reference cycle
-    # that would keep everything it saw alive until the garbage collector ran.
-    for child in _read(module, wanted, unread, levels, depth, evaluating):
-        _visit(child, wanted, unread, levels, depth + 1, evaluating)
-    module.done()
-
-
-def _visit_forked(
-    load: Load,
-    children: list[ModuleInstance],
-    wanted: frozenset[str],
-    unread: frozenset[str],
-    levels: list[list[_Walked]],
-    evaluating: list[Any],
-    jobs: int,
-) -> None:
+def _visit_forked(load: Load, children: list[ModuleInstance], walk: _Walk, jobs: int) -> None:
     """Walks runs of ``children`` in forked processes and merges what they found in order."""
     # Issue slots of directories already listed: a child process that parses
     # one of them fills its own copy, which has to come back.
     shared = load.dir_slots()
     known = {path: len(slot) for path, slot in shared.items()}
 
-    def walk(run: Sequence[ModuleInstance]) -> tuple[list[list[_Walked]], list[Any], dict]:
-        sub_levels: list[list[_Walked]] = []
-        sub_evaluating: list[Any] = []
-        load.use_slot(sub_evaluating)
+    def run_walk(run: Sequence[ModuleInstance]) -> tuple[list[list[_Walked]], list[Any], dict]:
+        sub = _Walk(walk.wanted, walk.unread)
+        load.use_slot(sub.evaluating)
         try:
             for child in run:
-                _visit(child, wanted, unread, sub_levels, 0, sub_evaluating)
+                sub.visit(child, 1)
         finally:
-            load.use_slot(evaluating)
+            load.use_slot(walk.evaluating)
         added = {
             path: slot[known[path] :]
             for path, slot in load.dir_slots().items()
             if len(slot) > known.get(path, len(slot))
         }
-        return sub_levels, sub_evaluating, added
+        return sub.levels, sub.evaluating, added
 
-    for sub_levels, sub_evaluating, added in fork_map(walk, split(children, jobs)):
-        for depth, level in enumerate(sub_levels, start=1):
-            if len(levels) <= depth:
-                levels.append([])
-            levels[depth].extend(level)
-        evaluating.extend(sub_evaluating)
+    for levels, evaluating, added in fork_map(run_walk, split(children, jobs)):
+        for depth, modules in enumerate(levels):
+            walk.add(depth, modules)
+        walk.evaluating.extend(evaluating)
         # What the first run (done in this process) added is here already:
         # collected_issues() keeps each issue once.
         for path, items in added.items():
