@@ -288,6 +288,22 @@ def test_iac_directory_names_the_bad_file_and_scans_the_rest(tmp_path: Path) -> 
     ]
 
 
+def test_iac_region_answers_cloudformation_pseudo_parameters(tmp_path: Path) -> None:
+    template = Path(__file__).parent / "cloudformation" / "fixtures" / "equivalence.yaml"
+    base = ("iac", str(template), "--owner-account", "123456789012", "--format", "json")
+    without = json.loads(run_cli(*base, "--fail-on", "never").out)
+    # The endpoints' service names and the registry policy's ARNs use AWS::Region
+    # and AWS::Partition: unknown until the user says where the stack goes.
+    unknown = [f for f in without["findings"] if f["status"] == "UNKNOWN"]
+    assert {f["rule"] for f in unknown} >= {"EG007"}
+    assert all("pass the region" in f["message"] for f in unknown if f["rule"] == "EG007")
+    given = json.loads(run_cli(*base, "--region", "eu-west-1", "--fail-on", "never").out)
+    assert given["summary"]["UNKNOWN"] == 0
+    assert given["summary"]["total"] == without["summary"]["total"]
+    bad = run_cli("iac", str(template), "--region", "moon-1")
+    assert bad.code == 2 and "not an AWS region name" in bad.err
+
+
 def test_iac_missing_path(tmp_path: Path) -> None:
     r = run_cli("iac", str(tmp_path / "nope"))
     assert r.code == 2 and "no such file or directory" in r.err

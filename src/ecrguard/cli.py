@@ -13,6 +13,7 @@ that ``ecrguard --version`` and ``ecrguard rule`` start quickly.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -482,6 +483,15 @@ def iac(
     output: OutputOpt = None,
     fail_on: FailOnOpt = "low",
     allow_partial: AllowPartialOpt = False,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            help="Region the CloudFormation templates are deployed to: answers AWS::Region "
+            "and AWS::Partition, else what depends on them is UNKNOWN. Terraform reads its "
+            "provider's region.",
+        ),
+    ] = None,
     jobs: Annotated[
         int | None,
         typer.Option(
@@ -521,7 +531,9 @@ def iac(
     for p in paths:
         if not p.exists():
             raise UsageError(f"no such file or directory: {p}")
-    inventory = _load_iac(paths, var_file or [], owner_account, jobs)
+    if region is not None and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d+", region):
+        raise UsageError(f"--region {region!r} is not an AWS region name (like eu-west-1)")
+    inventory = _load_iac(paths, var_file or [], owner_account, jobs, region)
     report = _judge(
         inventory,
         command="iac",
@@ -536,7 +548,11 @@ def iac(
 
 
 def _load_iac(
-    paths: list[Path], var_files: list[Path], owner_account: str | None, jobs: int | None = None
+    paths: list[Path],
+    var_files: list[Path],
+    owner_account: str | None,
+    jobs: int | None = None,
+    region: str | None = None,
 ) -> Inventory:
     """Each path to its loader: Terraform for directories and .tf, else by content."""
     from ecrguard.errors import InputError
@@ -555,18 +571,20 @@ def _load_iac(
         )
     for path in paths:
         if path.is_dir():
-            inventory = inventory.merge(_iac_directory(path, owner_account))
+            inventory = inventory.merge(_iac_directory(path, owner_account, region))
         elif path.suffix != ".tf":
             kind = _sniff(path)
             if kind is None:
                 raise InputError(
                     f"{path}: not a Terraform .tf file, plan JSON or CloudFormation template"
                 )
-            inventory = inventory.merge(_load_iac_file(path, kind, owner_account, alone=True))
+            inventory = inventory.merge(
+                _load_iac_file(path, kind, owner_account, alone=True, region=region)
+            )
     return inventory
 
 
-def _iac_directory(path: Path, owner_account: str | None) -> Inventory:
+def _iac_directory(path: Path, owner_account: str | None, region: str | None = None) -> Inventory:
     """The plan JSON and CloudFormation files directly in a directory (Terraform reads the .tf)."""
     from ecrguard.errors import InputError
     from ecrguard.model import CollectionIssue, Inventory
@@ -582,7 +600,7 @@ def _iac_directory(path: Path, owner_account: str | None) -> Inventory:
             # for are ASCII, so it would have been recognised had it been ours.
             continue
         try:
-            found = _load_iac_file(entry, kind, owner_account, alone=False)
+            found = _load_iac_file(entry, kind, owner_account, alone=False, region=region)
         except InputError as err:
             # One bad file is named in the report; the rest of the directory is scanned.
             reason = str(err).removeprefix(f"{entry}: ")
@@ -629,7 +647,9 @@ def _sniff(path: Path) -> str | None:
     return None
 
 
-def _load_iac_file(path: Path, kind: str, owner_account: str | None, alone: bool) -> Inventory:
+def _load_iac_file(
+    path: Path, kind: str, owner_account: str | None, alone: bool, region: str | None = None
+) -> Inventory:
     import codecs
 
     from ecrguard.errors import InputError
@@ -654,7 +674,7 @@ def _load_iac_file(path: Path, kind: str, owner_account: str | None, alone: bool
         raise InputError(f"{path}: {reason}")
     try:
         if kind == "cloudformation:parse":
-            return load_cloudformation(path, owner_account=owner_account)
+            return load_cloudformation(path, owner_account=owner_account, region=region)
         return load_plan(path, owner_account=owner_account)
     except (NotAPlan, NotATemplate):
         if alone:

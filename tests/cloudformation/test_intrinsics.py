@@ -100,8 +100,14 @@ UNRESOLVED = [
         {"Ref": "AWS::AccountId"},
         "AWS::AccountId: the AWS account is not known; pass the owner account",
     ),
-    ({"Ref": "AWS::Region"}, "AWS::Region: the region is chosen when the stack is deployed"),
-    ({"Ref": "AWS::Partition"}, "AWS::Partition: the region is chosen when the stack is deployed"),
+    (
+        {"Ref": "AWS::Region"},
+        "AWS::Region: the region is chosen when the stack is deployed; pass the region",
+    ),
+    (
+        {"Ref": "AWS::Partition"},
+        "AWS::Partition: the region is chosen when the stack is deployed; pass the region",
+    ),
     ({"Ref": "AWS::StackName"}, "AWS::StackName is known only once the stack is deployed"),
     (
         {"Fn::GetAtt": ["Topic", "TopicArn"]},

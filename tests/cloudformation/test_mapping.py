@@ -182,7 +182,7 @@ def test_values_only_known_at_deploy_time_are_unresolved(edge: Inventory) -> Non
     (endpoint,) = edge.vpc_endpoints
     assert (
         endpoint.service_name.reason
-        == "AWS::Region: the region is chosen when the stack is deployed"
+        == "AWS::Region: the region is chosen when the stack is deployed; pass the region"
     )
     (registry,) = edge.registries
     assert registry.scanning_rules.state is State.UNRESOLVED

@@ -304,7 +304,9 @@ class Resolver:
             )
         if name in ("AWS::Region", "AWS::Partition", "AWS::URLSuffix"):
             if not self.region:
-                return Unknown(f"{name}: the region is chosen when the stack is deployed")
+                return Unknown(
+                    f"{name}: the region is chosen when the stack is deployed; pass the region"
+                )
             if name == "AWS::Region":
                 return self.region
             partition = _partition(self.region)
