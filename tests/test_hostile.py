@@ -13,9 +13,10 @@ running after 20 s is killed and the test fails. As a safety net a child may
 map at most 1.5 GiB, so a regression fails here instead of exhausting the machine.
 
 Single inputs are one case each; directory scans gather many bad files and a
-few good ones in one run, to keep the file fast. Plan JSON is read only when a
-count of its tokens bounds what parsing it takes: the cases at the end build the
-worst shapes found just inside that bound, and a large real plan, and run them.
+few good ones in one run, to keep the file fast. Plan JSON is read freely when a
+count of its tokens bounds what parsing it takes, and past that bound under a
+cap on the process's address space: the cases at the end build the worst shapes
+found just inside the bound, hostile plans far past it, and large real plans.
 """
 
 from __future__ import annotations
@@ -668,13 +669,42 @@ HUGE_PLANS: dict[str, Callable[[int], str]] = {
 
 
 @pytest.mark.parametrize("shape", sorted(HUGE_PLANS))
-def test_plan_too_costly_to_parse_is_refused_unread(tmp_path: Path, shape: str) -> None:
+def test_plan_too_costly_to_parse_is_refused_within_500_mb(tmp_path: Path, shape: str) -> None:
     path = tmp_path / "plan.json"
     path.write_text(PLAN_START + HUGE_PLANS[shape](32 * MIB) + "}")
     assert path.stat().st_size > 31 * MIB
     child = run_measured("iac", str(path), "--format", "json")
-    one_line_error(child, str(path), "plan JSON too large to read within 448 MiB of memory")
-    assert child.peak_kib < 150 * 1024  # refused from counts, before anything is built
+    within_budget(child)
+    one_line_error(child, str(path), "plan JSON needs more than 384 MiB of memory to read")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the cap is Linux's")
+def test_with_threads_running_a_costly_plan_is_refused_unread(tmp_path: Path) -> None:
+    """A process with other threads sets no address-space cap (another thread's
+    allocation would fail under it): the token count refuses the plan unread."""
+    path = tmp_path / "plan.json"
+    path.write_text(PLAN_START + HUGE_PLANS["empty-arrays"](32 * MIB) + "}")
+    code = (
+        "import sys, threading\n"
+        "from ecrguard.errors import InputError\n"
+        "from ecrguard.sources.terraform.plan import load_plan\n"
+        "stop = threading.Event()\n"
+        "threading.Thread(target=stop.wait).start()\n"
+        "try:\n"
+        "    load_plan(sys.argv[1])\n"
+        "except InputError as err:\n"
+        "    print(err)\n"
+        "finally:\n"
+        "    stop.set()\n"
+        # VmHWM, not ru_maxrss: exec keeps the latter, so it would be pytest's.
+        "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60
+    )
+    message, peak_kib = proc.stdout.splitlines()
+    assert "plan JSON too large to read within 448 MiB of memory" in message, proc.stderr
+    assert int(peak_kib) < 150 * 1024  # refused from counts, before anything is built
 
 
 # The costliest shapes per byte found: each member or object brings a key of its own.
@@ -715,14 +745,13 @@ def test_costliest_plan_within_the_bound_is_read_within_500_mb(tmp_path: Path, s
     assert child.peak_kib > 250 * 1024, child.peak_kib
 
 
-def test_a_real_plan_of_tens_of_mb_is_read(tmp_path: Path) -> None:
-    """A 28 MiB ``terraform show -json`` of 1,200 services: every repository is judged.
-
-    Plans shaped like this one are read up to about 30 MiB (see MAX_PLAN_MEMORY).
-    """
+@pytest.mark.parametrize("services", [1200, 2000])
+def test_a_real_plan_of_tens_of_mb_is_read(tmp_path: Path, services: int) -> None:
+    """``terraform show -json`` of 1,200 services (28 MiB, read freely) and of 2,000
+    (47 MiB, past the count's bound, read under the cap): every repository judged."""
     path = tmp_path / "plan.json"
-    path.write_text(large_plan.services(1200))
-    assert path.stat().st_size > 27 * MIB
+    path.write_text(large_plan.services(services))
+    assert path.stat().st_size > services * 23_000
     child = run_measured("iac", str(path), "--format", "json", "--fail-on", "never")
     within_budget(child)
     assert "Traceback" not in child.err and "error:" not in child.err, child.err
@@ -730,7 +759,7 @@ def test_a_real_plan_of_tens_of_mb_is_read(tmp_path: Path) -> None:
     report = json.loads(child.out)
     assert report["issues"] == []
     judged = {f["resource"] for f in report["findings"] if f["rule"] == "EG001"}
-    assert judged == {large_plan.repository(i) for i in range(1200)}
+    assert judged == {large_plan.repository(i) for i in range(services)}
 
 
 def test_a_plan_with_a_utf8_byte_order_mark_is_read(tmp_path: Path) -> None:

@@ -14,12 +14,20 @@ appears in the file (1 for the single-line output of ``terraform show``).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
 import re
+import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
+
+try:
+    import resource
+except ImportError:  # Windows: no address-space cap; the bound alone decides
+    resource = None  # type: ignore[assignment]
 
 from ecrguard.errors import InputError
 from ecrguard.model import Inventory
@@ -33,8 +41,14 @@ _MIB = 1024 * 1024
 # address lines, as _parse_cost bounds them before anything is built. With the
 # interpreter's own ~25 MiB a hostile plan stays under 500 MB. A real plan
 # estimates at about 15 bytes per byte of JSON, though it uses about 5 (the bound
-# must also cover shapes no plan has), so plans up to about 30 MiB are read.
+# must also cover shapes no plan has), so plans up to about 30 MiB pass it; larger
+# ones are read under an address-space cap (CAPPED_PLAN_MEMORY) where one can be set.
 MAX_PLAN_MEMORY = 448 * _MIB
+# A plan whose bound is larger is read under a cap on address space: this much
+# more than the process had before reading the file (Linux, one thread); with
+# the interpreter's own ~40 MiB, under 500 MB resident. Real plans fit up to
+# about 75 MiB (a 77 MiB one took 388 MB in all).
+CAPPED_PLAN_MEMORY = 384 * _MIB
 # The text and the strings parsed from it take at least a byte per byte each: a
 # larger file could never be read within the budget, so it is not read at all.
 MAX_PLAN_BYTES = MAX_PLAN_MEMORY // 2
@@ -88,28 +102,34 @@ def _read(path: str) -> tuple[dict[str, Any], _Lines]:
     if b"\0" in data:
         raise InputError(f"{path}: binary file, not plan JSON")
     needed = _parse_cost(data)
-    if needed > MAX_PLAN_MEMORY:
+    # Past the bound a real plan (which uses about a third of it) may still fit:
+    # it is read under a cap on this process's address space, which a hostile one
+    # hits instead. Where no cap can be set, the bound refuses it unread.
+    capped = needed > MAX_PLAN_MEMORY
+    if capped and not _can_cap():
         containers = data.count(b"{") + data.count(b"[")
         raise InputError(
             f"{path}: plan JSON too large to read within {MAX_PLAN_MEMORY // _MIB} MiB of "
             f"memory: {len(data) / _MIB:.1f} MiB with {containers:,} objects and arrays "
             f"could need {needed // _MIB:,} MiB (scan the Terraform code instead)"
         )
-    try:
-        # Windows PowerShell's Out-File -Encoding utf8 starts the file with a BOM.
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise InputError(f"{path}: not UTF-8 text (invalid byte at line {line})") from None
-    del data  # the text replaces it: not both beside the parsed document
-    lines = _address_lines(text)
     # Parsed JSON holds no reference cycles, yet the collector would walk the
     # growing document again and again while json.loads builds it: over half
     # the time of a large plan.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        doc = json.loads(text)
+        # The file's bytes, already read, count within the cap.
+        cap = CAPPED_PLAN_MEMORY - len(data)
+        with _address_space_cap(cap) if capped else contextlib.nullcontext():
+            text, data = _decode(path, data), b""  # not both beside the parsed document
+            lines = _address_lines(text)
+            doc = json.loads(text)
+    except MemoryError:
+        raise InputError(
+            f"{path}: plan JSON needs more than {CAPPED_PLAN_MEMORY // _MIB} MiB of memory to "
+            f"read (scan the Terraform code instead)"
+        ) from None
     except RecursionError:
         raise InputError(f"{path}: JSON is nested too deeply") from None
     except json.JSONDecodeError as err:
@@ -124,6 +144,52 @@ def _read(path: str) -> tuple[dict[str, Any], _Lines]:
     if "planned_values" not in doc:
         raise NotAPlan(f"{path}: Terraform JSON without planned_values is not a plan")
     return doc, lines
+
+
+def _decode(path: str, data: bytes) -> str:
+    try:
+        # Windows PowerShell's Out-File -Encoding utf8 starts the file with a BOM.
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise InputError(f"{path}: not UTF-8 text (invalid byte at line {line})") from None
+
+
+def _can_cap() -> bool:
+    # Another thread allocating under the cap (a glibc arena reserves 64 MiB of
+    # address space at once) would fail in that thread: only a lone thread caps.
+    return (
+        sys.platform.startswith("linux")
+        and resource is not None
+        and threading.active_count() == 1
+        and os.path.exists("/proc/self/statm")
+    )
+
+
+@contextlib.contextmanager
+def _address_space_cap(extra: int) -> Iterator[None]:
+    """Allocations past this process's address space now plus ``extra`` raise MemoryError.
+
+    Resident memory never exceeds address space, so the peak stays bounded; the
+    soft limit is put back afterwards (a process may raise it up to the hard one).
+    """
+    assert resource is not None
+    if extra <= 0:
+        raise MemoryError
+    with open("/proc/self/statm") as fh:
+        size = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = size + extra
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    if soft != resource.RLIM_INFINITY and soft <= cap:
+        yield  # already capped as tightly
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _too_big(path: str) -> InputError:
