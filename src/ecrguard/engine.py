@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -27,6 +26,7 @@ from ecrguard.model import (
     regions,
 )
 from ecrguard.rules.base import Context, Result, Rule
+from ecrguard.runtime import gc_paused
 
 # The API call that lists each target kind: when it fails in a scope, every
 # rule on that kind is UNKNOWN there rather than silently absent.
@@ -95,18 +95,13 @@ def run(inv: Inventory, rules: Iterable[Rule], ctx: Context) -> list[Finding]:
     # Every finding outlives the run and rules make no reference cycles, yet the
     # findings set off the collector's full passes over the whole inventory: a
     # third of the judging time of a large IaC configuration, finding nothing.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         for rule in rules:
             for kind in rule.targets:
                 for resource in kinds.get(kind, ()):
                     for result in _safe(rule, resource, ctx):
                         findings.append(_finding(rule, resource, result))
                 findings.extend(_listing_unknowns(rule, kind, inv.issues))
-    finally:
-        if collecting:
-            gc.enable()
     return findings
 
 

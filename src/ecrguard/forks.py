@@ -18,10 +18,10 @@ from __future__ import annotations
 import os
 import pickle
 import signal
-import sys
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
+
+from ecrguard.runtime import lone_linux_thread
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -41,7 +41,7 @@ def default_jobs() -> int:
 
 
 def can_fork() -> bool:
-    return sys.platform.startswith("linux") and threading.active_count() == 1
+    return lone_linux_thread()
 
 
 def split(items: Sequence[T], parts: int) -> list[Sequence[T]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -11,6 +10,7 @@ from typing import Any
 
 from ecrguard.errors import InputError
 from ecrguard.model import CollectionIssue, Inventory
+from ecrguard.runtime import gc_paused
 from ecrguard.sources.terraform.expressions import Evaluator, Scope
 from ecrguard.sources.terraform.hcl import MAX_FILE_BYTES, parse_bytes, parse_file
 from ecrguard.sources.terraform.hcl_reader import hcl_instances
@@ -47,14 +47,9 @@ def load_terraform(
     # Loading makes millions of objects that all stay alive until it ends, and
     # its reference cycles are broken by hand (ModuleInstance.release); the
     # collector's full passes over them cost a tenth of the load and find nothing.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         for path in paths:
             _load_root(str(path), explicit, owner_account, found, issues, jobs)
-    finally:
-        if collecting:
-            gc.enable()
     return found.inventory(issues)
 
 

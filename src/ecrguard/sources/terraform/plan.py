@@ -15,12 +15,9 @@ appears in the file (1 for the single-line output of ``terraform show``).
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import re
-import sys
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,6 +28,7 @@ except ImportError:  # Windows: no address-space cap; the bound alone decides
 
 from ecrguard.errors import InputError
 from ecrguard.model import Inventory
+from ecrguard.runtime import gc_paused, lone_linux_thread
 from ecrguard.sources.terraform.computed import IDENTITY
 from ecrguard.sources.terraform.mapping import WANTED, Mapped, map_instances
 from ecrguard.sources.terraform.reading import Block, Found
@@ -116,12 +114,10 @@ def _read(path: str) -> tuple[dict[str, Any], _Lines]:
     # Parsed JSON holds no reference cycles, yet the collector would walk the
     # growing document again and again while json.loads builds it: over half
     # the time of a large plan.
-    collecting = gc.isenabled()
-    gc.disable()
     try:
         # The file's bytes, already read, count within the cap.
         cap = CAPPED_PLAN_MEMORY - len(data)
-        with _address_space_cap(cap) if capped else contextlib.nullcontext():
+        with gc_paused(), _address_space_cap(cap) if capped else contextlib.nullcontext():
             text, data = _decode(path, data), b""  # not both beside the parsed document
             lines = _address_lines(text)
             doc = json.loads(text)
@@ -136,9 +132,6 @@ def _read(path: str) -> tuple[dict[str, Any], _Lines]:
         # "Unterminated string starting at" expects a position after it; the line is given.
         message = err.msg.removesuffix(" starting at")
         raise InputError(f"{path}: invalid JSON at line {err.lineno}: {message}") from None
-    finally:
-        if collecting:
-            gc.enable()
     if not isinstance(doc, dict) or "format_version" not in doc:
         raise NotAPlan(f"{path}: not Terraform plan JSON (no format_version)")
     if "planned_values" not in doc:
@@ -158,12 +151,7 @@ def _decode(path: str, data: bytes) -> str:
 def _can_cap() -> bool:
     # Another thread allocating under the cap (a glibc arena reserves 64 MiB of
     # address space at once) would fail in that thread: only a lone thread caps.
-    return (
-        sys.platform.startswith("linux")
-        and resource is not None
-        and threading.active_count() == 1
-        and os.path.exists("/proc/self/statm")
-    )
+    return lone_linux_thread() and resource is not None and os.path.exists("/proc/self/statm")
 
 
 @contextlib.contextmanager
